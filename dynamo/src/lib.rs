@@ -1,0 +1,1 @@
+//! DynamoDB persistence module for eventsourcing-dynamodb (see README).

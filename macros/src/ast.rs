@@ -1,0 +1,215 @@
+//! The typed model that `#[aggregate]` reads from its input tokens.
+
+use crate::attr::{is_event_attribute, EventArgs};
+use crate::types;
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ItemStruct, Pat, ReturnType, Type,
+};
+
+/// What `#[aggregate]` was put on.
+pub enum Input {
+    Struct(ItemStruct),
+    Impl(AggregateImpl),
+}
+
+/// An `#[aggregate] impl Name { ... }` block.
+pub struct AggregateImpl {
+    pub item: ItemImpl,
+    pub self_ident: Ident,
+    pub events: Vec<EventMethod>,
+    /// Undecorated `&mut self` methods: commands that compose events.
+    pub commands: Vec<ImplItemFn>,
+    /// Everything else, kept on the state type as written.
+    pub others: Vec<ImplItem>,
+}
+
+/// A method marked `#[event]`.
+pub struct EventMethod {
+    pub attr: Attribute,
+    pub args: EventArgs,
+    pub func: ImplItemFn,
+    pub receiver: Receiver,
+    pub params: Vec<Param>,
+    pub output: Output,
+}
+
+/// How an `#[event]` method takes `self`.
+pub enum Receiver {
+    /// No `self`: the constructor, which records the "created" event.
+    None,
+    MutRef,
+    Ref(Span),
+    Value(Span),
+}
+
+/// One argument of an `#[event]` method; it becomes a field of the event.
+pub struct Param {
+    pub ident: Ident,
+    pub ty: Type,
+    /// A pattern other than a plain identifier, which an event field cannot have.
+    pub bad_pattern: Option<Span>,
+}
+
+/// What an `#[event]` method's body returns.
+pub enum Output {
+    Unit,
+    /// `Result<(), E>`: an `Err` rejects the command.
+    Result(Type),
+    /// `Self` (constructors).
+    SelfValue,
+    /// `Result<Self, E>` (constructors).
+    ResultSelf(Type),
+    Other(Type),
+}
+
+impl Input {
+    pub fn from_syn(item: syn::Item) -> syn::Result<Self> {
+        match item {
+            syn::Item::Struct(item) => Ok(Input::Struct(item)),
+            syn::Item::Impl(item) => AggregateImpl::from_syn(item).map(Input::Impl),
+            other => Err(syn::Error::new(
+                other.span(),
+                "#[aggregate] goes on the aggregate's struct and on its impl block",
+            )),
+        }
+    }
+}
+
+impl AggregateImpl {
+    fn from_syn(mut item: ItemImpl) -> syn::Result<Self> {
+        let self_ident = match &*item.self_ty {
+            Type::Path(path) if path.qself.is_none() => match path.path.get_ident() {
+                Some(ident) => ident.clone(),
+                None => {
+                    return Err(syn::Error::new(
+                        item.self_ty.span(),
+                        "#[aggregate] impl blocks must name the aggregate struct directly (e.g. `impl Dog`)",
+                    ))
+                }
+            },
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "#[aggregate] impl blocks must be for the aggregate struct",
+                ))
+            }
+        };
+        let mut events = Vec::new();
+        let mut commands = Vec::new();
+        let mut others = Vec::new();
+        for impl_item in std::mem::take(&mut item.items) {
+            match impl_item {
+                ImplItem::Fn(mut func) => {
+                    let position = func.attrs.iter().position(is_event_attribute);
+                    match position {
+                        Some(index) => {
+                            let attr = func.attrs.remove(index);
+                            if let Some(extra) = func.attrs.iter().find(|a| is_event_attribute(a)) {
+                                return Err(syn::Error::new(
+                                    extra.span(),
+                                    "a method can record only one event: remove this second #[event]",
+                                ));
+                            }
+                            events.push(EventMethod::from_syn(attr, func, &self_ident)?);
+                        }
+                        None if takes_mut_self(&func) => commands.push(func),
+                        None => others.push(ImplItem::Fn(func)),
+                    }
+                }
+                other => others.push(other),
+            }
+        }
+        Ok(AggregateImpl {
+            item,
+            self_ident,
+            events,
+            commands,
+            others,
+        })
+    }
+}
+
+fn takes_mut_self(func: &ImplItemFn) -> bool {
+    matches!(
+        func.sig.inputs.first(),
+        Some(FnArg::Receiver(receiver)) if receiver.reference.is_some() && receiver.mutability.is_some()
+    )
+}
+
+impl EventMethod {
+    fn from_syn(attr: Attribute, func: ImplItemFn, self_ident: &Ident) -> syn::Result<Self> {
+        let args = EventArgs::from_attribute(&attr)?;
+        let mut receiver = Receiver::None;
+        let mut params = Vec::new();
+        for input in &func.sig.inputs {
+            match input {
+                FnArg::Receiver(r) => {
+                    receiver = match (&r.reference, &r.mutability) {
+                        (Some(_), Some(_)) => Receiver::MutRef,
+                        (Some(_), None) => Receiver::Ref(r.span()),
+                        (None, _) => Receiver::Value(r.span()),
+                    };
+                }
+                FnArg::Typed(typed) => {
+                    let (ident, bad_pattern) = match &*typed.pat {
+                        Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                            (pat.ident.clone(), None)
+                        }
+                        other => (Ident::new("__invalid", other.span()), Some(other.span())),
+                    };
+                    params.push(Param {
+                        ident,
+                        ty: (*typed.ty).clone(),
+                        bad_pattern,
+                    });
+                }
+            }
+        }
+        let output = match &func.sig.output {
+            ReturnType::Default => Output::Unit,
+            ReturnType::Type(_, ty) if types::is_unit(ty) => Output::Unit,
+            ReturnType::Type(_, ty) if types::is_self(ty, self_ident) => Output::SelfValue,
+            ReturnType::Type(_, ty) => match types::result_ok_type(ty) {
+                Some(Some(ok)) if types::is_self(ok, self_ident) => {
+                    Output::ResultSelf((**ty).clone())
+                }
+                Some(Some(ok)) if types::is_unit(ok) => Output::Result((**ty).clone()),
+                Some(None) => Output::Result((**ty).clone()),
+                _ => Output::Other((**ty).clone()),
+            },
+        };
+        Ok(EventMethod {
+            attr,
+            args,
+            func,
+            receiver,
+            params,
+            output,
+        })
+    }
+
+    /// Whether this is the constructor, which records the "created" event.
+    pub fn is_constructor(&self) -> bool {
+        matches!(self.receiver, Receiver::None)
+    }
+
+    /// The event's name: the attribute's string, or the method name in PascalCase.
+    pub fn event_name(&self) -> String {
+        match &self.args.name {
+            Some(name) => name.value(),
+            None => heck::ToUpperCamelCase::to_upper_camel_case(
+                self.func.sig.ident.to_string().trim_start_matches("r#"),
+            ),
+        }
+    }
+
+    /// The span errors about the event's name point at.
+    pub fn name_span(&self) -> Span {
+        match &self.args.name {
+            Some(name) => name.span(),
+            None => self.attr.span(),
+        }
+    }
+}

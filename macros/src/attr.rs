@@ -1,0 +1,136 @@
+//! Parsing of the attribute arguments: `#[aggregate(...)]` and `#[event(...)]`.
+
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{bracketed, Attribute, LitStr, Path, Token};
+
+/// Arguments of `#[aggregate(...)]`.
+#[derive(Default)]
+pub struct AggregateArgs {
+    /// `topic = "module:Name"`: the aggregate's topic (default: `<module path>:<Name>`).
+    pub topic: Option<LitStr>,
+    /// `aliases = ["old:Name"]`: topics under which older events of this aggregate were stored.
+    pub aliases: Vec<LitStr>,
+    /// `crate = "path"`: where the runtime is (default `::eventsourcing_dynamodb`).
+    pub krate: Option<Path>,
+}
+
+/// Arguments of `#[event("Name", topic = "...", aliases = [...])]`.
+pub struct EventArgs {
+    /// The event's name; `None` for a bare `#[event]`.
+    pub name: Option<LitStr>,
+    /// A topic that replaces the derived `<aggregate topic>.<Name>`.
+    pub topic: Option<LitStr>,
+    /// Other topics that decode as this event.
+    pub aliases: Vec<LitStr>,
+}
+
+enum Arg {
+    Positional(LitStr),
+    Topic(LitStr),
+    Aliases(Vec<LitStr>),
+    Crate(Path),
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            return Ok(Arg::Positional(input.parse()?));
+        }
+        let key: syn::Ident = if input.peek(Token![crate]) {
+            let token: Token![crate] = input.parse()?;
+            syn::Ident::new("crate", token.span)
+        } else {
+            input.parse()?
+        };
+        input.parse::<Token![=]>()?;
+        match key.to_string().as_str() {
+            "topic" => Ok(Arg::Topic(input.parse()?)),
+            "aliases" => {
+                let content;
+                bracketed!(content in input);
+                let list = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
+                Ok(Arg::Aliases(list.into_iter().collect()))
+            }
+            "crate" => {
+                let path: LitStr = input.parse()?;
+                Ok(Arg::Crate(path.parse()?))
+            }
+            other => Err(syn::Error::new(
+                key.span(),
+                format!("unknown argument `{other}`: expected `topic`, `aliases` or `crate`"),
+            )),
+        }
+    }
+}
+
+fn parse_args(input: ParseStream) -> syn::Result<Vec<(proc_macro2::Span, Arg)>> {
+    let mut args = Vec::new();
+    while !input.is_empty() {
+        let span = input.span();
+        args.push((span, input.parse()?));
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(args)
+}
+
+impl Parse for AggregateArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut out = AggregateArgs::default();
+        for (span, arg) in parse_args(input)? {
+            match arg {
+                Arg::Topic(topic) => out.topic = Some(topic),
+                Arg::Aliases(aliases) => out.aliases = aliases,
+                Arg::Crate(path) => out.krate = Some(path),
+                Arg::Positional(_) => return Err(syn::Error::new(
+                    span,
+                    "#[aggregate] takes `topic = \"...\"`, `aliases = [...]` or `crate = \"...\"`",
+                )),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl EventArgs {
+    /// Parses the arguments of one `#[event]` attribute (bare, or with a list).
+    pub fn from_attribute(attr: &Attribute) -> syn::Result<Self> {
+        let mut out = EventArgs {
+            name: None,
+            topic: None,
+            aliases: Vec::new(),
+        };
+        if matches!(attr.meta, syn::Meta::Path(_)) {
+            return Ok(out);
+        }
+        let args = attr.parse_args_with(parse_args)?;
+        for (index, (span, arg)) in args.into_iter().enumerate() {
+            match arg {
+                Arg::Positional(name) if index == 0 => out.name = Some(name),
+                Arg::Positional(_) => {
+                    return Err(syn::Error::new(span, "the event name must come first"))
+                }
+                Arg::Topic(topic) => out.topic = Some(topic),
+                Arg::Aliases(aliases) => out.aliases = aliases,
+                Arg::Crate(_) => {
+                    return Err(syn::Error::new(
+                        span,
+                        "`crate = ...` belongs on #[aggregate], not on #[event]",
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether `attr` is `#[event]` or `#[event(...)]` (also through a path ending in `event`).
+pub fn is_event_attribute(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == "event")
+}

@@ -1,0 +1,535 @@
+//! Code generation for `#[aggregate]`.
+
+use crate::ast::{AggregateImpl, EventMethod, Input, Output};
+use crate::attr::AggregateArgs;
+use crate::{types, valid};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemStruct, Pat, Visibility};
+
+/// Entry point shared by the struct and impl forms.
+pub fn aggregate(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+    let args: AggregateArgs = syn::parse2(args)?;
+    let item: syn::Item = syn::parse2(input)?;
+    let krate = match &args.krate {
+        Some(path) => path.to_token_stream(),
+        None => quote!(::eventsourcing_dynamodb),
+    };
+    match Input::from_syn(item)? {
+        Input::Struct(item) => expand_struct(&args, &krate, item),
+        Input::Impl(aggregate) => {
+            if let Some(topic) = args.topic.as_ref().or(args.aliases.first()) {
+                return Err(syn::Error::new(
+                    topic.span(),
+                    "`topic` and `aliases` go on the #[aggregate] of the struct, not of the impl block",
+                ));
+            }
+            valid::check(&aggregate)?;
+            Ok(expand_impl(&krate, &aggregate))
+        }
+    }
+}
+
+fn derives(item: &ItemStruct) -> Vec<String> {
+    let mut names = Vec::new();
+    for attr in item.attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if let Some(last) = meta.path.segments.last() {
+                names.push(last.ident.to_string());
+            }
+            Ok(())
+        });
+    }
+    names
+}
+
+fn expand_struct(
+    args: &AggregateArgs,
+    krate: &TokenStream,
+    mut item: ItemStruct,
+) -> syn::Result<TokenStream> {
+    if !item.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            item.generics.span(),
+            "generic aggregates are not supported",
+        ));
+    }
+    let private = quote!(#krate::__private);
+    let present = derives(&item);
+    let mut wanted = Vec::new();
+    if !present.iter().any(|d| d == "Clone") {
+        wanted.push(quote!(::core::clone::Clone));
+    }
+    let mut adds_serde = false;
+    for name in ["Serialize", "Deserialize"] {
+        if !present.iter().any(|d| d == name) {
+            let ident = Ident::new(name, Span::call_site());
+            wanted.push(quote!(#private::serde::#ident));
+            adds_serde = true;
+        }
+    }
+    if !wanted.is_empty() {
+        item.attrs.push(syn::parse_quote!(#[derive(#(#wanted),*)]));
+    }
+    if adds_serde {
+        let serde_path = format!("{}::serde", path_string(&private));
+        item.attrs
+            .push(syn::parse_quote!(#[serde(crate = #serde_path)]));
+    }
+    let ident = &item.ident;
+    let name = ident.to_string();
+    let topic = match &args.topic {
+        Some(topic) => quote!(#topic),
+        None => quote! {
+            static TOPIC: ::std::sync::OnceLock<::std::string::String> = ::std::sync::OnceLock::new();
+            TOPIC.get_or_init(|| #private::default_topic(::core::module_path!(), #name))
+        },
+    };
+    let aliases = &args.aliases;
+    Ok(quote! {
+        #item
+
+        impl #private::AggregateState for #ident {
+            const NAME: &'static str = #name;
+            fn topic() -> &'static str {
+                #topic
+            }
+            fn topic_aliases() -> &'static [&'static str] {
+                &[#(#aliases),*]
+            }
+        }
+    })
+}
+
+fn path_string(tokens: &TokenStream) -> String {
+    tokens.to_string().replace(' ', "")
+}
+
+/// The name of the commands trait for methods of this visibility.
+fn commands_trait(self_ident: &Ident, vis: &Visibility) -> syn::Result<Ident> {
+    let infix = match vis {
+        Visibility::Public(_) => "",
+        Visibility::Inherited => "Private",
+        Visibility::Restricted(restricted) if restricted.path.is_ident("crate") => "Crate",
+        Visibility::Restricted(restricted) if restricted.path.is_ident("super") => "Super",
+        Visibility::Restricted(restricted) if restricted.path.is_ident("self") => "Private",
+        Visibility::Restricted(restricted) => {
+            return Err(syn::Error::new(
+                restricted.span(),
+                "commands may be `pub`, `pub(crate)`, `pub(super)` or private",
+            ))
+        }
+    };
+    Ok(format_ident!("{}{}Commands", self_ident, infix))
+}
+
+/// A declaration-safe copy of a signature: patterns become plain names without `mut`.
+fn declaration(sig: &syn::Signature) -> syn::Signature {
+    let mut sig = sig.clone();
+    for (index, input) in sig.inputs.iter_mut().enumerate() {
+        if let FnArg::Typed(typed) = input {
+            let ident = match &*typed.pat {
+                Pat::Ident(pat) => pat.ident.clone(),
+                _ => format_ident!("__arg{}", index),
+            };
+            typed.pat = Box::new(syn::parse_quote!(#ident));
+        }
+    }
+    sig
+}
+
+fn is_lint_attribute(attr: &syn::Attribute) -> bool {
+    ["allow", "expect", "warn", "deny"]
+        .iter()
+        .any(|lint| attr.path().is_ident(lint))
+}
+
+struct Generated {
+    trait_decls: Vec<(Ident, Visibility, Vec<TokenStream>)>,
+    trait_impls: Vec<(Ident, Vec<TokenStream>)>,
+}
+
+impl Generated {
+    fn push(
+        &mut self,
+        self_ident: &Ident,
+        vis: &Visibility,
+        decl: TokenStream,
+        body: TokenStream,
+    ) -> syn::Result<()> {
+        let name = commands_trait(self_ident, vis)?;
+        match self.trait_decls.iter_mut().find(|(n, _, _)| *n == name) {
+            Some((_, _, decls)) => decls.push(decl),
+            None => self
+                .trait_decls
+                .push((name.clone(), vis.clone(), vec![decl])),
+        }
+        match self.trait_impls.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, bodies)) => bodies.push(body),
+            None => self.trait_impls.push((name, vec![body])),
+        }
+        Ok(())
+    }
+}
+
+fn expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> TokenStream {
+    match try_expand_impl(krate, aggregate) {
+        Ok(tokens) => tokens,
+        Err(error) => error.into_compile_error(),
+    }
+}
+
+fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Result<TokenStream> {
+    let private = quote!(#krate::__private);
+    let self_ident = &aggregate.self_ident;
+    let enum_ident = format_ident!("{}Event", self_ident);
+    let py_with = format!("{}::py", path_string(&private));
+    let serde_path = format!("{}::serde", path_string(&private));
+    let create_id = aggregate.others.iter().find_map(|item| match item {
+        ImplItem::Fn(func) if func.sig.ident == "create_id" && func.sig.receiver().is_none() => {
+            Some(func)
+        }
+        _ => None,
+    });
+
+    let mut variants = Vec::new();
+    let mut names = Vec::new();
+    let mut topic_specs = Vec::new();
+    let mut created_flags = Vec::new();
+    let mut encode_arms = Vec::new();
+    let mut decode_arms = Vec::new();
+    let mut create_arms = Vec::new();
+    let mut apply_arms = Vec::new();
+    let mut body_decls = Vec::new();
+    let mut body_impls = Vec::new();
+    let mut constructors = Vec::new();
+    let mut field_checks = Vec::new();
+    let mut generated = Generated {
+        trait_decls: Vec::new(),
+        trait_impls: Vec::new(),
+    };
+
+    for (index, event) in aggregate.events.iter().enumerate() {
+        let func = &event.func;
+        let method = &func.sig.ident;
+        let name = event.event_name();
+        let variant = Ident::new(&name, event.name_span());
+        let fields: Vec<&Ident> = event.params.iter().map(|p| &p.ident).collect();
+        let field_types: Vec<&syn::Type> = event.params.iter().map(|p| &p.ty).collect();
+        let py_attrs: Vec<TokenStream> = event
+            .params
+            .iter()
+            .map(|p| match types::is_python_transcoded(&p.ty) {
+                true => quote!(#[serde(with = #py_with)]),
+                false => quote!(),
+            })
+            .collect();
+        let is_created = event.is_constructor();
+        let doc = match is_created {
+            true => {
+                format!(" `{name}`: creates the aggregate; recorded by [`{self_ident}::{method}`].")
+            }
+            false => format!(" `{name}`: recorded by the `{method}` command."),
+        };
+        variants.push(quote! {
+            #[doc = #doc]
+            #variant { #(#fields: #field_types),* }
+        });
+        names.push(quote!(Self::#variant { .. } => #name));
+        created_flags.push(quote!(Self::#variant { .. } => #is_created));
+        let override_topic = match &event.args.topic {
+            Some(topic) => quote!(::core::option::Option::Some(#topic)),
+            None => quote!(::core::option::Option::None),
+        };
+        let aliases = &event.args.aliases;
+        topic_specs.push(quote! {
+            #private::EventTopicSpec { name: #name, topic: #override_topic, aliases: &[#(#aliases),*] }
+        });
+        for ty in &field_types {
+            field_checks.push(quote_spanned!(ty.span()=> __assert_event_field::<#ty>();));
+        }
+
+        let origin_field = match is_created {
+            true => quote!(originator_topic: &'__es str,),
+            false => quote!(),
+        };
+        let origin_value = match is_created {
+            true => quote!(originator_topic: <#self_ident as #private::AggregateState>::topic(),),
+            false => quote!(),
+        };
+        encode_arms.push(quote! {
+            Self::#variant { #(#fields),* } => {
+                #[derive(#private::serde::Serialize)]
+                #[serde(crate = #serde_path)]
+                struct __State<'__es> {
+                    #[serde(with = #py_with)]
+                    timestamp: &'__es #private::OffsetDateTime,
+                    #origin_field
+                    #(#py_attrs #fields: &'__es #field_types,)*
+                }
+                #private::serde_json::to_writer(__out, &__State { timestamp: __timestamp, #origin_value #(#fields),* })
+            }
+        });
+        decode_arms.push(quote! {
+            #index => {
+                #[derive(#private::serde::Deserialize)]
+                #[serde(crate = #serde_path)]
+                struct __State {
+                    #[serde(with = #py_with)]
+                    timestamp: #private::OffsetDateTime,
+                    #(#py_attrs #fields: #field_types,)*
+                }
+                let __state: __State = #private::serde_json::from_slice(__bytes)?;
+                ::core::result::Result::Ok((__state.timestamp, Self::#variant { #(#fields: __state.#fields),* }))
+            }
+        });
+
+        // The body, moved into a trait that nothing outside the generated block can name.
+        let lint_attrs: Vec<&syn::Attribute> =
+            func.attrs.iter().filter(|a| is_lint_attribute(a)).collect();
+        let decl = declaration(&func.sig);
+        let mut body_sig = func.sig.clone();
+        body_sig.constness = None;
+        let block = &func.block;
+        body_decls.push(quote!(#decl;));
+        body_impls.push(quote!(#(#lint_attrs)* #body_sig #block));
+
+        let outer_attrs = &func.attrs;
+        let vis = &func.vis;
+        let ret_span = match &func.sig.output {
+            syn::ReturnType::Type(_, ty) => ty.span(),
+            syn::ReturnType::Default => func.sig.span(),
+        };
+        let rejected = quote_spanned!(ret_span=> #private::Rejected::new);
+        if is_created {
+            let call = quote!(<Self as __Bodies>::#method(#(#fields),*));
+            create_arms.push(match &event.output {
+                Output::ResultSelf(_) => quote!(#enum_ident::#variant { #(#fields),* } => #call.map_err(#rejected),),
+                _ => quote!(#enum_ident::#variant { #(#fields),* } => ::core::result::Result::Ok(#call),),
+            });
+            let id = match create_id {
+                Some(create_id) => create_id_call(create_id, event)?,
+                None => quote!(#private::Uuid::new_v4()),
+            };
+            let inputs = &func.sig.inputs;
+            let root = quote!(#private::Root<#self_ident>);
+            let (output, finish) = match &event.output {
+                Output::ResultSelf(ty) => {
+                    let ty = types::replace_result_ok(ty, syn::parse_quote!(#root));
+                    (quote!(#ty), quote!(.map_err(#private::Rejected::downcast)))
+                }
+                _ => (
+                    quote!(#root),
+                    quote!(.unwrap_or_else(|__rejected| __rejected.unexpected())),
+                ),
+            };
+            constructors.push(quote! {
+                #(#outer_attrs)*
+                #vis fn #method(#inputs) -> #output {
+                    let __id = #id;
+                    #private::Root::<#self_ident>::__create(__id, #enum_ident::#variant { #(#fields),* }) #finish
+                }
+            });
+        } else {
+            let call = quote!(<Self as __Bodies>::#method(self, #(#fields),*));
+            apply_arms.push(match &event.output {
+                Output::Result(_) => quote!(#enum_ident::#variant { #(#fields),* } => #call.map_err(#rejected),),
+                _ => quote!(#enum_ident::#variant { #(#fields),* } => { #call; ::core::result::Result::Ok(()) }),
+            });
+            let finish = match &event.output {
+                Output::Result(_) => quote!(.map_err(#private::Rejected::downcast)),
+                _ => quote!(.unwrap_or_else(|__rejected| __rejected.unexpected())),
+            };
+            let docs: Vec<&syn::Attribute> = func
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .collect();
+            let command_sig = &func.sig;
+            generated.push(
+                self_ident,
+                vis,
+                quote!(#(#docs)* #decl;),
+                quote! {
+                    #(#outer_attrs)*
+                    #command_sig {
+                        self.__trigger(#enum_ident::#variant { #(#fields),* }) #finish
+                    }
+                },
+            )?;
+        }
+    }
+
+    for command in &aggregate.commands {
+        let docs: Vec<&syn::Attribute> = command
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .collect();
+        let decl = declaration(&command.sig);
+        let ImplItemFn {
+            attrs, sig, block, ..
+        } = command;
+        generated.push(
+            self_ident,
+            &command.vis,
+            quote!(#(#docs)* #decl;),
+            quote!(#(#attrs)* #sig #block),
+        )?;
+    }
+
+    let trait_decls = generated.trait_decls.iter().map(|(name, vis, decls)| {
+        let doc = format!(
+            " Commands of the [`{self_ident}`] aggregate, generated by `#[aggregate]`: bring this trait into scope to call them on a `Root<{self_ident}>`."
+        );
+        quote! {
+            #[doc = #doc]
+            #vis trait #name {
+                #(#decls)*
+            }
+        }
+    });
+    let trait_impls = generated.trait_impls.iter().map(|(name, bodies)| {
+        quote! {
+            impl #name for #private::Root<#self_ident> {
+                #(#bodies)*
+            }
+        }
+    });
+
+    let others = &aggregate.others;
+    let impl_attrs = &aggregate.item.attrs;
+    let enum_doc =
+        format!(" Events of the [`{self_ident}`] aggregate, generated by `#[aggregate]`.");
+    let not_created = format!("only a constructor event can create a {self_ident}");
+    let created_again =
+        format!("a constructor event cannot be applied to an existing {self_ident}");
+
+    Ok(quote! {
+        #[doc = #enum_doc]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, #private::serde::Serialize, #private::serde::Deserialize)]
+        #[serde(crate = #serde_path)]
+        #[allow(missing_docs)]
+        pub enum #enum_ident {
+            #(#variants,)*
+        }
+
+        #(#trait_decls)*
+
+        #(#impl_attrs)*
+        impl #self_ident {
+            #(#constructors)*
+            #(#others)*
+        }
+
+        const _: () = {
+            fn __assert_event_field<T: #private::EventField>() {}
+            #[allow(dead_code)]
+            fn __check_event_fields() {
+                #(#field_checks)*
+            }
+
+            trait __Bodies: ::core::marker::Sized {
+                #(#body_decls)*
+            }
+
+            impl __Bodies for #self_ident {
+                #(#body_impls)*
+            }
+
+            impl #private::Aggregate for #self_ident {
+                type Event = #enum_ident;
+
+                #[allow(unreachable_patterns)]
+                fn create(__event: #enum_ident) -> ::core::result::Result<Self, #private::Rejected> {
+                    match __event {
+                        #(#create_arms)*
+                        _ => ::core::result::Result::Err(#private::Rejected::misplaced(#not_created)),
+                    }
+                }
+
+                #[allow(unreachable_patterns)]
+                fn apply(&mut self, __event: #enum_ident) -> ::core::result::Result<(), #private::Rejected> {
+                    match __event {
+                        #(#apply_arms)*
+                        _ => ::core::result::Result::Err(#private::Rejected::misplaced(#created_again)),
+                    }
+                }
+            }
+
+            impl #private::Event for #enum_ident {
+                fn name(&self) -> &'static str {
+                    match self { #(#names,)* }
+                }
+
+                fn is_created(&self) -> bool {
+                    match self { #(#created_flags,)* }
+                }
+
+                fn topics() -> &'static #private::EventTopics {
+                    static TOPICS: ::std::sync::OnceLock<#private::EventTopics> = ::std::sync::OnceLock::new();
+                    TOPICS.get_or_init(|| {
+                        #private::EventTopics::new(
+                            <#self_ident as #private::AggregateState>::topic(),
+                            <#self_ident as #private::AggregateState>::topic_aliases(),
+                            &[#(#topic_specs),*],
+                        )
+                    })
+                }
+
+                fn encode_state(
+                    &self,
+                    __timestamp: &#private::OffsetDateTime,
+                    __out: &mut ::std::vec::Vec<u8>,
+                ) -> ::core::result::Result<(), #private::serde_json::Error> {
+                    match self { #(#encode_arms)* }
+                }
+
+                fn decode_state(
+                    __index: usize,
+                    __bytes: &[u8],
+                ) -> ::core::result::Result<(#private::OffsetDateTime, Self), #private::serde_json::Error> {
+                    match __index {
+                        #(#decode_arms)*
+                        _ => ::core::result::Result::Err(<#private::serde_json::Error as #private::serde::de::Error>::custom(
+                            "no event has this index",
+                        )),
+                    }
+                }
+            }
+
+            #(#trait_impls)*
+        };
+    })
+}
+
+/// `Self::create_id(...)` with the constructor's arguments matched by name, as Python does.
+fn create_id_call(create_id: &ImplItemFn, event: &EventMethod) -> syn::Result<TokenStream> {
+    let mut args = Vec::new();
+    for input in &create_id.sig.inputs {
+        let FnArg::Typed(typed) = input else { continue };
+        let Pat::Ident(pat) = &*typed.pat else {
+            return Err(syn::Error::new(
+                typed.pat.span(),
+                "create_id arguments must be plain names",
+            ));
+        };
+        let name = &pat.ident;
+        let Some(param) = event.params.iter().find(|p| p.ident == *name) else {
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "create_id takes `{name}`, but the constructor `{}` has no argument of that name",
+                    event.func.sig.ident
+                ),
+            ));
+        };
+        let ident = &param.ident;
+        args.push(match &*typed.ty {
+            syn::Type::Reference(_) => quote!(&#ident),
+            _ => quote!(::core::clone::Clone::clone(&#ident)),
+        });
+    }
+    Ok(quote!(Self::create_id(#(#args),*)))
+}

@@ -1,0 +1,36 @@
+//! Procedural macros of `eventsourcing-dynamodb`: `#[aggregate]` and `#[event]`.
+//!
+//! `#[aggregate]` on a struct makes it the state of an event-sourced aggregate;
+//! `#[aggregate]` on that struct's `impl` block turns every `#[event]` method into
+//! an event variant, a command that records it, and the apply logic that replays it.
+//! See the `eventsourcing_dynamodb` crate documentation for the full story.
+
+mod ast;
+mod attr;
+mod expand;
+mod types;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Declares an event-sourced aggregate: put it on the state struct and on its `impl` block.
+#[proc_macro_attribute]
+pub fn aggregate(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::aggregate(args.into(), input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Marks a method of an `#[aggregate]` impl block as recording an event.
+///
+/// Used anywhere else, it is a compile error: the `#[aggregate]` attribute on the impl
+/// block consumes it.
+#[proc_macro_attribute]
+pub fn event(_args: TokenStream, _input: TokenStream) -> TokenStream {
+    syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "#[event] must be on a method inside an `#[aggregate] impl` block",
+    )
+    .into_compile_error()
+    .into()
+}

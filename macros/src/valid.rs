@@ -1,0 +1,184 @@
+//! Checks of an `#[aggregate]` impl block, each reported at the span of the mistake.
+
+use crate::ast::{AggregateImpl, EventMethod, Output, Receiver};
+use crate::types;
+use std::collections::HashMap;
+use syn::spanned::Spanned;
+
+/// Field names that Python's eventsourcing keeps for itself in every stored event.
+const RESERVED_FIELDS: &[&str] = &[
+    "originator_id",
+    "originator_version",
+    "originator_topic",
+    "timestamp",
+    "class_version",
+];
+
+/// Methods of `Root<A>` that a command of the same name would hide.
+const ROOT_METHODS: &[&str] = &[
+    "id",
+    "version",
+    "created_on",
+    "modified_on",
+    "pending_events",
+    "collect_events",
+    "state",
+];
+
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, span: proc_macro2::Span, message: impl std::fmt::Display) {
+        let error = syn::Error::new(span, message);
+        match &mut self.0 {
+            Some(existing) => existing.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+}
+
+/// Validates the whole impl block, reporting every mistake found.
+pub fn check(aggregate: &AggregateImpl) -> syn::Result<()> {
+    let mut errors = Errors(None);
+    let item = &aggregate.item;
+    if let Some((_, path, _)) = &item.trait_ {
+        errors.push(
+            path.span(),
+            "#[aggregate] goes on the aggregate's own impl block (`impl Dog`), not on a trait impl",
+        );
+    }
+    if !item.generics.params.is_empty() {
+        errors.push(
+            item.generics.span(),
+            "generic aggregates are not supported: the event enum needs concrete field types",
+        );
+    }
+    let mut names: HashMap<String, &EventMethod> = HashMap::new();
+    for event in &aggregate.events {
+        check_event(event, &mut errors);
+        let name = event.event_name();
+        if let Some(first) = names.get(&name) {
+            errors.push(
+                event.name_span(),
+                format!(
+                    "duplicate event name `{name}`: `{}` already records it",
+                    first.func.sig.ident
+                ),
+            );
+        } else {
+            names.insert(name, event);
+        }
+    }
+    for command in &aggregate.commands {
+        check_command_name(&command.sig.ident, &mut errors);
+    }
+    if !aggregate.events.iter().any(EventMethod::is_constructor) {
+        errors.push(
+            item.impl_token.span,
+            "an aggregate needs a constructor: a fn without `self`, marked #[event(\"Name\")], that returns Self",
+        );
+    }
+    match errors.0 {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+fn check_command_name(ident: &syn::Ident, errors: &mut Errors) {
+    let name = ident.to_string();
+    if ROOT_METHODS.contains(&name.as_str()) || name.starts_with("__") {
+        errors.push(
+            ident.span(),
+            format!("`{name}` is a method of every aggregate root; choose another name"),
+        );
+    }
+}
+
+fn check_event(event: &EventMethod, errors: &mut Errors) {
+    let sig = &event.func.sig;
+    match event.receiver {
+        Receiver::Ref(span) => errors.push(
+            span,
+            "an #[event] method changes the aggregate, so it takes `&mut self`, not `&self`",
+        ),
+        Receiver::Value(span) => errors.push(
+            span,
+            "an #[event] method cannot take `self` by value: take `&mut self`",
+        ),
+        Receiver::MutRef => check_command_name(&sig.ident, errors),
+        Receiver::None => {}
+    }
+    if event.is_constructor() && event.args.name.is_none() {
+        errors.push(
+            event.attr.span(),
+            format!(
+                "#[event] on the constructor `{}` needs the event's name, e.g. #[event(\"Registered\")]",
+                sig.ident
+            ),
+        );
+    }
+    if let Some(name) = &event.args.name {
+        if syn::parse_str::<syn::Ident>(&name.value()).is_err() {
+            errors.push(
+                name.span(),
+                "an event name must be a Rust identifier such as \"TrickAdded\"",
+            );
+        }
+    }
+    if let Some(asyncness) = sig.asyncness {
+        errors.push(
+            asyncness.span,
+            "an #[event] method cannot be async: its body is replayed synchronously",
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(
+            sig.generics.span(),
+            "an #[event] method cannot be generic: its arguments become fields of the event enum",
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(variadic.span(), "variadic arguments are not supported");
+    }
+    for param in &event.params {
+        if let Some(span) = param.bad_pattern {
+            errors.push(
+                span,
+                "an #[event] argument must be a plain name: it becomes a field of the event",
+            );
+            continue;
+        }
+        let name = param.ident.to_string();
+        if RESERVED_FIELDS.contains(&name.trim_start_matches("r#")) {
+            errors.push(
+                param.ident.span(),
+                format!("`{name}` is a field every stored event already has; rename this argument"),
+            );
+        }
+        if let Some(span) = types::first_unowned(&param.ty) {
+            errors.push(
+                span,
+                "event fields are stored and replayed, so they must be owned values (e.g. `String`, not `&str`)",
+            );
+        }
+    }
+    match (&event.output, event.is_constructor()) {
+        (Output::SelfValue | Output::ResultSelf(_), true) => {}
+        (Output::Unit | Output::Result(_), false) => {}
+        (output, true) => errors.push(
+            output_span(event, output),
+            "an #[event] constructor returns `Self` or `Result<Self, E>`",
+        ),
+        (output, false) => errors.push(
+            output_span(event, output),
+            "an #[event] method returns nothing or `Result<(), E>`",
+        ),
+    }
+}
+
+fn output_span(event: &EventMethod, output: &Output) -> proc_macro2::Span {
+    match output {
+        Output::Result(ty) | Output::ResultSelf(ty) | Output::Other(ty) => ty.span(),
+        Output::Unit | Output::SelfValue => event.func.sig.span(),
+    }
+}

@@ -1,0 +1,41 @@
+//! The runtime of `eventsourcing-dynamodb`, layered like Python eventsourcing:
+//! [`domain`] (aggregates and events), [`persistence`] (recorders, mapper, stores),
+//! [`application`] (application, repository, notification log).
+//!
+//! Applications use it through the `eventsourcing_dynamodb` crate.
+
+pub mod application;
+pub mod domain;
+pub mod environment;
+pub mod error;
+pub mod persistence;
+pub mod transcoding;
+
+pub use application::{
+    Application, ApplicationBuilder, NotificationLog, Pending, Repository, RetryPolicy,
+};
+pub use domain::{Aggregate, AggregateState, DomainEvent, Event, Root};
+pub use environment::{ConfigError, Environment};
+pub use error::{Error, Result};
+pub use persistence::{PersistenceError, StoredEvent};
+
+/// What generated code refers to. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::domain::{
+        default_topic, Aggregate, AggregateState, Event, EventField, EventTopicSpec, EventTopics,
+        Rejected, Root,
+    };
+    pub use crate::transcoding as py;
+    pub use serde;
+    pub use serde_json;
+    pub use time::OffsetDateTime;
+    pub use uuid::Uuid;
+}
+
+// Re-exported so that store crates and applications use the same versions.
+pub use async_trait::async_trait;
+pub use inventory;
+pub use rust_decimal::Decimal;
+pub use time::OffsetDateTime;
+pub use uuid::Uuid;

@@ -1,0 +1,141 @@
+//! The persistence layer: stored records, the recorder traits every store implements,
+//! the mapper between domain events and stored records, and the registry of stores.
+//!
+//! The recorders mirror Python eventsourcing's: an [`AggregateRecorder`] stores and selects
+//! the events of aggregates; an [`ApplicationRecorder`] also keeps the gapless notification
+//! log of everything recorded; a [`ProcessRecorder`] also records tracking positions in
+//! upstream logs, atomically with the events a policy produced.
+
+mod error;
+mod mapper;
+pub mod memory;
+mod registry;
+
+pub use error::{DecodeError, DecodeProblem, EncodeError, PersistenceError};
+pub use mapper::Mapper;
+pub use registry::{open_recorders, OpenFuture, PersistenceModule, Recorders};
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// An event as a store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The aggregate that recorded the event.
+    pub originator_id: Uuid,
+    /// The aggregate's version after the event.
+    pub originator_version: u64,
+    /// The event's topic, e.g. `"seed:Dog.TrickAdded"`.
+    pub topic: String,
+    /// The encoded (and maybe compressed and encrypted) state.
+    pub state: Vec<u8>,
+}
+
+/// An event in the notification log, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The position in the log: 1, 2, 3, … without gaps.
+    pub id: u64,
+    /// The event.
+    pub event: StoredEvent,
+}
+
+/// A position in an upstream application's notification log that a follower has processed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tracking {
+    /// The upstream application's name.
+    pub application_name: String,
+    /// The id of the processed notification.
+    pub notification_id: u64,
+}
+
+/// Which events of one aggregate to select.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Only versions greater than this.
+    pub gt: Option<u64>,
+    /// Only versions less than or equal to this.
+    pub lte: Option<u64>,
+    /// Newest first.
+    pub desc: bool,
+    /// At most this many events.
+    pub limit: Option<usize>,
+}
+
+/// Which notifications to select.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotificationQuery {
+    /// The first id (inclusive); 0 is read as 1.
+    pub start: u64,
+    /// At most this many notifications.
+    pub limit: usize,
+    /// The last id (inclusive).
+    pub stop: Option<u64>,
+    /// Only these topics (all when empty).
+    pub topics: Vec<String>,
+}
+
+/// Stores and selects the events of aggregates.
+#[async_trait]
+pub trait AggregateRecorder: Send + Sync {
+    /// Writes all the events, atomically: if any (originator_id, originator_version) exists
+    /// already or appears twice, nothing is written and the error names it. Returns the
+    /// notification ids given to the events (empty when the recorder keeps no log).
+    async fn insert_events(&self, events: Vec<StoredEvent>) -> Result<Vec<u64>, PersistenceError>;
+
+    /// The events of one aggregate, in version order (or reversed with `desc`).
+    async fn select_events(
+        &self,
+        originator_id: Uuid,
+        query: EventQuery,
+    ) -> Result<Vec<StoredEvent>, PersistenceError>;
+}
+
+/// An aggregate recorder that also keeps the notification log.
+#[async_trait]
+pub trait ApplicationRecorder: AggregateRecorder {
+    /// Notifications in id order, as the query selects.
+    async fn select_notifications(
+        &self,
+        query: NotificationQuery,
+    ) -> Result<Vec<Notification>, PersistenceError>;
+
+    /// The highest notification id (0 when the log is empty).
+    async fn max_notification_id(&self) -> Result<u64, PersistenceError>;
+}
+
+/// An application recorder that also records positions in upstream logs.
+#[async_trait]
+pub trait ProcessRecorder: ApplicationRecorder {
+    /// Writes the events and the tracking record in one atomic operation. If the tracking
+    /// record exists already, nothing is written ([`PersistenceError::TrackingConflict`]).
+    async fn insert_events_tracked(
+        &self,
+        events: Vec<StoredEvent>,
+        tracking: Tracking,
+    ) -> Result<Vec<u64>, PersistenceError>;
+
+    /// The highest notification id of `application_name` tracked so far (0 when none).
+    async fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError>;
+
+    /// Whether that notification of `application_name` was tracked.
+    async fn has_tracking_id(
+        &self,
+        application_name: &str,
+        notification_id: u64,
+    ) -> Result<bool, PersistenceError>;
+}
+
+/// Checks a batch for one (originator_id, originator_version) appearing twice.
+pub fn check_batch(events: &[StoredEvent]) -> Result<(), PersistenceError> {
+    let mut seen = std::collections::HashSet::with_capacity(events.len());
+    for event in events {
+        if !seen.insert((event.originator_id, event.originator_version)) {
+            return Err(PersistenceError::DuplicateInBatch {
+                originator_id: event.originator_id,
+                originator_version: event.originator_version,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! Python eventsourcing's JSON forms for UUIDs, decimals and datetimes.
+//!
+//! Python stores these as `{"_type_": NAME, "_data_": VALUE}`: `uuid_hex` (32 lowercase hex
+//! digits), `decimal_str` (`str(Decimal)`, e.g. `"10.50"`) and `datetime_iso`
+//! (`datetime.isoformat()`: microseconds only when non-zero, offset as `+00:00`).
+//! `#[aggregate]` applies this module to event arguments of those types (also inside
+//! `Option` and `Vec`); use it yourself with `#[serde(with = "eventsourcing_dynamodb::py")]`
+//! on fields of your own types.
+
+use rust_decimal::Decimal;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+use uuid::Uuid;
+
+/// A value with a Python JSON form.
+pub trait ToPy {
+    /// Writes the value in its Python form.
+    fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+}
+
+/// A value read from its Python JSON form.
+pub trait FromPy: Sized {
+    /// Reads the value from its Python form (plain strings are accepted too).
+    fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error>;
+}
+
+/// For `#[serde(with = "...::py")]`.
+pub fn serialize<T: ToPy + ?Sized, S: Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    value.to_py(serializer)
+}
+
+/// For `#[serde(with = "...::py")]`.
+pub fn deserialize<'de, T: FromPy, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
+    T::from_py(deserializer)
+}
+
+fn tagged<S: Serializer>(serializer: S, kind: &str, data: &str) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(2))?;
+    map.serialize_entry("_type_", kind)?;
+    map.serialize_entry("_data_", data)?;
+    map.end()
+}
+
+/// Reads either `{"_type_": kind, "_data_": "..."}` or a plain string.
+fn untag<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    kind: &'static str,
+) -> Result<String, D::Error> {
+    struct Tagged(&'static str);
+    impl<'de> Visitor<'de> for Tagged {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(
+                f,
+                "{{\"_type_\": \"{}\", \"_data_\": ...}} or a string",
+                self.0
+            )
+        }
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<String, E> {
+            Ok(value.to_owned())
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<String, M::Error> {
+            let mut kind: Option<String> = None;
+            let mut data: Option<String> = None;
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "_type_" => kind = Some(map.next_value()?),
+                    "_data_" => data = Some(map.next_value()?),
+                    other => return Err(de::Error::unknown_field(other, &["_type_", "_data_"])),
+                }
+            }
+            match (kind, data) {
+                (Some(kind), Some(data)) if kind == self.0 => Ok(data),
+                (Some(kind), Some(_)) => Err(de::Error::custom(format!(
+                    "expected a {} value, found _type_ {kind:?}",
+                    self.0
+                ))),
+                _ => Err(de::Error::custom(
+                    "a Python custom value needs _type_ and _data_",
+                )),
+            }
+        }
+    }
+    deserializer.deserialize_any(Tagged(kind))
+}
+
+impl ToPy for Uuid {
+    fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        tagged(
+            serializer,
+            "uuid_hex",
+            self.simple().encode_lower(&mut Uuid::encode_buffer()),
+        )
+    }
+}
+
+impl FromPy for Uuid {
+    fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = untag(deserializer, "uuid_hex")?;
+        Uuid::parse_str(&text)
+            .map_err(|e| de::Error::custom(format!("invalid uuid_hex {text:?}: {e}")))
+    }
+}
+
+impl ToPy for Decimal {
+    fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        tagged(serializer, "decimal_str", &self.to_string())
+    }
+}
+
+impl FromPy for Decimal {
+    fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = untag(deserializer, "decimal_str")?;
+        text.parse::<Decimal>()
+            .or_else(|_| Decimal::from_scientific(&text))
+            .map_err(|e| de::Error::custom(format!("invalid decimal_str {text:?}: {e}")))
+    }
+}
+
+const ISO_MICROS: &[BorrowedFormatItem<'_>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6][offset_hour sign:mandatory]:[offset_minute]"
+);
+const ISO_SECONDS: &[BorrowedFormatItem<'_>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
+);
+const ISO_PARSE_OFFSET: &[BorrowedFormatItem<'_>] = format_description!(
+    "[year]-[month]-[day][first [T] [ ]][hour]:[minute]:[second][optional [.[subsecond]]][offset_hour sign:mandatory]:[offset_minute]"
+);
+const ISO_PARSE_NAIVE: &[BorrowedFormatItem<'_>] = format_description!(
+    "[year]-[month]-[day][first [T] [ ]][hour]:[minute]:[second][optional [.[subsecond]]]"
+);
+
+/// `datetime.isoformat()` of a timestamp: `2026-11-27T01:52:58.078379+00:00`, without the
+/// fraction when it is zero.
+pub fn format_iso(timestamp: &OffsetDateTime) -> String {
+    let format = if timestamp.nanosecond() / 1_000 == 0 {
+        ISO_SECONDS
+    } else {
+        ISO_MICROS
+    };
+    timestamp
+        .format(format)
+        .unwrap_or_else(|_| timestamp.unix_timestamp().to_string())
+}
+
+/// Reads what `datetime.isoformat()` writes (a `Z` suffix too; no offset means UTC).
+pub fn parse_iso(text: &str) -> Result<OffsetDateTime, time::error::Parse> {
+    let zulu;
+    let text = match text.strip_suffix('Z') {
+        Some(local) => {
+            zulu = format!("{local}+00:00");
+            zulu.as_str()
+        }
+        None => text,
+    };
+    OffsetDateTime::parse(text, ISO_PARSE_OFFSET).or_else(|_| {
+        PrimitiveDateTime::parse(text, ISO_PARSE_NAIVE).map(|t| t.assume_offset(UtcOffset::UTC))
+    })
+}
+
+impl ToPy for OffsetDateTime {
+    fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        tagged(serializer, "datetime_iso", &format_iso(self))
+    }
+}
+
+impl FromPy for OffsetDateTime {
+    fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = untag(deserializer, "datetime_iso")?;
+        parse_iso(&text)
+            .map_err(|e| de::Error::custom(format!("invalid datetime_iso {text:?}: {e}")))
+    }
+}
+
+impl<T: ToPy + ?Sized> ToPy for &T {
+    fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).to_py(serializer)
+    }
+}
+
+struct AsPy<'a, T: ?Sized>(&'a T);
+
+impl<T: ToPy + ?Sized> Serialize for AsPy<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.to_py(serializer)
+    }
+}
+
+struct FromPyValue<T>(T);
+
+impl<'de, T: FromPy> Deserialize<'de> for FromPyValue<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::from_py(deserializer).map(FromPyValue)
+    }
+}
+
+impl<T: ToPy> ToPy for Option<T> {
+    fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Some(value) => serializer.serialize_some(&AsPy(value)),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<T: FromPy> FromPy for Option<T> {
+    fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Option::<FromPyValue<T>>::deserialize(deserializer)?.map(|v| v.0))
+    }
+}
+
+impl<T: ToPy> ToPy for Vec<T> {
+    fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter().map(AsPy))
+    }
+}
+
+impl<T: FromPy> FromPy for Vec<T> {
+    fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Vec::<FromPyValue<T>>::deserialize(deserializer)?
+            .into_iter()
+            .map(|v| v.0)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Sample {
+        #[serde(with = "crate::transcoding")]
+        id: Uuid,
+        #[serde(with = "crate::transcoding")]
+        amount: Decimal,
+        #[serde(with = "crate::transcoding")]
+        at: OffsetDateTime,
+        #[serde(with = "crate::transcoding")]
+        maybe: Option<Uuid>,
+        #[serde(with = "crate::transcoding")]
+        many: Vec<Decimal>,
+    }
+
+    #[test]
+    fn writes_python_forms() {
+        let sample = Sample {
+            id: Uuid::from_u128(0xff),
+            amount: "10.50".parse().unwrap(),
+            at: parse_iso("2024-01-02T03:04:05+00:00").unwrap(),
+            maybe: None,
+            many: vec!["1.0".parse().unwrap()],
+        };
+        let json = serde_json::to_string(&sample).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":{"_type_":"uuid_hex","_data_":"000000000000000000000000000000ff"},"amount":{"_type_":"decimal_str","_data_":"10.50"},"at":{"_type_":"datetime_iso","_data_":"2024-01-02T03:04:05+00:00"},"maybe":null,"many":[{"_type_":"decimal_str","_data_":"1.0"}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Sample>(&json).unwrap(), sample);
+    }
+
+    #[test]
+    fn datetimes_round_trip_like_python() {
+        for text in [
+            "2026-11-27T01:52:58.078379+00:00",
+            "2024-01-02T03:04:05+00:00",
+            "2024-01-02T03:04:05.000001+02:00",
+        ] {
+            assert_eq!(format_iso(&parse_iso(text).unwrap()), text);
+        }
+        assert_eq!(
+            format_iso(&parse_iso("2024-01-02T03:04:05.5Z").unwrap()),
+            "2024-01-02T03:04:05.500000+00:00"
+        );
+        assert_eq!(
+            format_iso(&parse_iso("2024-01-02 03:04:05").unwrap()),
+            "2024-01-02T03:04:05+00:00"
+        );
+        assert!(parse_iso("yesterday").is_err());
+    }
+
+    #[test]
+    fn rejects_wrong_custom_types() {
+        let wrong = r#"{"_type_":"decimal_str","_data_":"1"}"#;
+        let error = serde_json::from_str::<FromPyValue<Uuid>>(wrong)
+            .err()
+            .unwrap();
+        assert!(
+            error.to_string().contains("expected a uuid_hex value"),
+            "{error}"
+        );
+    }
+}
