@@ -1,0 +1,150 @@
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use eventsourcing_runtime::environment::{ConfigError, Environment};
+use std::time::Duration;
+
+/// How to reach the table, read from the environment.
+#[derive(Debug, Clone)]
+pub struct DynamoConfig {
+    /// `DYNAMO_TABLE`.
+    pub table: String,
+    /// `DYNAMO_ENDPOINT_URL`: a local server, or unset for AWS (then `AWS_ENDPOINT_URL_DYNAMODB`,
+    /// region and credentials come from the standard AWS configuration chain).
+    pub endpoint_url: Option<String>,
+    /// `CREATE_TABLE`: create the table when it is missing (default: no).
+    pub create_table: bool,
+    /// `DYNAMO_NOTIFICATION_LOG`: keep the notification log (default: yes).
+    pub notification_log: bool,
+    /// `DYNAMO_TIMEOUT_SECONDS`: the most one call may take, retries included (default 30).
+    pub operation_timeout: Duration,
+}
+
+impl DynamoConfig {
+    /// Reads the configuration; the error names the variable that is missing or invalid.
+    pub fn from_env(env: &Environment) -> Result<Self, ConfigError> {
+        let table = env
+            .require(
+                "DYNAMO_TABLE",
+                "set it to the name of the DynamoDB table that holds the events",
+            )?
+            .value;
+        if table.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                variable: "DYNAMO_TABLE".to_owned(),
+                value: table,
+                expected: "a table name".to_owned(),
+            });
+        }
+        let endpoint_url = env
+            .get("DYNAMO_ENDPOINT_URL")
+            .filter(|url| !url.trim().is_empty());
+        let operation_timeout = match env.get_i64("DYNAMO_TIMEOUT_SECONDS")? {
+            Some(seconds) if seconds > 0 => Duration::from_secs(seconds as u64),
+            Some(seconds) => {
+                return Err(ConfigError::Invalid {
+                    variable: "DYNAMO_TIMEOUT_SECONDS".to_owned(),
+                    value: seconds.to_string(),
+                    expected: "a positive number of seconds".to_owned(),
+                })
+            }
+            None => Duration::from_secs(30),
+        };
+        Ok(DynamoConfig {
+            table,
+            endpoint_url,
+            create_table: env.get_bool("CREATE_TABLE")?.unwrap_or(false),
+            notification_log: env.get_bool("DYNAMO_NOTIFICATION_LOG")?.unwrap_or(true),
+            operation_timeout,
+        })
+    }
+
+    /// A DynamoDB client for this configuration.
+    pub async fn client(&self) -> aws_sdk_dynamodb::Client {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(self.operation_timeout.min(Duration::from_secs(10)))
+            .operation_timeout(self.operation_timeout)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+            if is_loopback(url) {
+                // A local server (moto, DynamoDB Local) accepts any credentials and region.
+                // Supplying them keeps the SDK from probing the EC2 metadata service.
+                if !has_any(&["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]) {
+                    loader = loader.region(Region::new("us-east-1"));
+                }
+                if !has_any(&[
+                    "AWS_ACCESS_KEY_ID",
+                    "AWS_PROFILE",
+                    "AWS_WEB_IDENTITY_TOKEN_FILE",
+                ]) {
+                    loader = loader.credentials_provider(Credentials::new(
+                        "local",
+                        "local",
+                        None,
+                        None,
+                        "local-endpoint",
+                    ));
+                }
+            }
+        }
+        aws_sdk_dynamodb::Client::new(&loader.load().await)
+    }
+}
+
+fn has_any(variables: &[&str]) -> bool {
+    variables.iter().any(|v| std::env::var_os(v).is_some())
+}
+
+/// Whether an endpoint URL points at this machine.
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_loopback_endpoints() {
+        assert!(is_loopback("http://localhost:8000"));
+        assert!(is_loopback("http://127.0.0.1:5000/"));
+        assert!(is_loopback("http://[::1]:8000"));
+        assert!(!is_loopback("https://dynamodb.eu-west-1.amazonaws.com"));
+        assert!(!is_loopback("http://10.0.0.5:8000"));
+    }
+
+    #[test]
+    fn table_is_required() {
+        let env = Environment::isolated("App", Default::default());
+        let error = DynamoConfig::from_env(&env).unwrap_err().to_string();
+        assert!(error.contains("DYNAMO_TABLE"), "{error}");
+    }
+
+    #[test]
+    fn reads_prefixed_settings() {
+        let values = [
+            ("APP_DYNAMO_TABLE", "a"),
+            ("DYNAMO_TABLE", "b"),
+            ("CREATE_TABLE", "yes"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config = DynamoConfig::from_env(&Environment::isolated("App", values)).unwrap();
+        assert_eq!(config.table, "a");
+        assert!(config.create_table);
+        assert!(config.notification_log);
+    }
+}

@@ -1,0 +1,91 @@
+//! Shared test helpers: stores to run against, and events to store.
+#![allow(dead_code)]
+
+use eventsourcing_dynamodb::dynamodb::{DynamoConfig, DynamoRecorder};
+use eventsourcing_dynamodb::persistence::memory::InMemoryRecorder;
+use eventsourcing_dynamodb::persistence::StoredEvent;
+use eventsourcing_dynamodb::Uuid;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The local DynamoDB endpoint started by scripts/test.sh. `None` (with a loud message) when
+/// it is not running, unless the run requires DynamoDB (CI, or scripts/test.sh), where that
+/// is a failure.
+pub fn dynamo_endpoint() -> Option<String> {
+    match std::env::var("DYNAMO_TEST_ENDPOINT") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+                || std::env::var("REQUIRE_DYNAMODB").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "DYNAMO_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts moto"
+            );
+            eprintln!("SKIPPED: DynamoDB test needs DYNAMO_TEST_ENDPOINT (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// A table name no other test uses.
+pub fn unique_table(prefix: &str) -> String {
+    format!("{prefix}-{}", Uuid::new_v4().simple())
+}
+
+/// Environment values for an application on a fresh DynamoDB table.
+pub fn dynamo_env(endpoint: &str, table: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (
+            "PERSISTENCE_MODULE".to_owned(),
+            "eventsourcing_dynamodb".to_owned(),
+        ),
+        ("DYNAMO_ENDPOINT_URL".to_owned(), endpoint.to_owned()),
+        ("DYNAMO_TABLE".to_owned(), table.to_owned()),
+        ("CREATE_TABLE".to_owned(), "true".to_owned()),
+    ])
+}
+
+/// A recorder on a new table of the local server.
+pub async fn dynamo_recorder(endpoint: &str, log: bool) -> DynamoRecorder {
+    let table = unique_table("contract");
+    dynamo_recorder_on(endpoint, &table, log).await
+}
+
+/// A recorder (with its own client and caches, like another process) on `table`.
+pub async fn dynamo_recorder_on(endpoint: &str, table: &str, log: bool) -> DynamoRecorder {
+    let config = DynamoConfig {
+        table: table.to_owned(),
+        endpoint_url: Some(endpoint.to_owned()),
+        create_table: true,
+        notification_log: log,
+        operation_timeout: Duration::from_secs(30),
+    };
+    DynamoRecorder::connect(config)
+        .await
+        .expect("connect to local DynamoDB")
+}
+
+/// An in-memory recorder.
+pub fn memory_recorder() -> InMemoryRecorder {
+    InMemoryRecorder::new()
+}
+
+/// A stored event with a small JSON state.
+pub fn stored(id: Uuid, version: u64, topic: &str) -> StoredEvent {
+    StoredEvent {
+        originator_id: id,
+        originator_version: version,
+        topic: topic.to_owned(),
+        state: format!("{{\"version\":{version}}}").into_bytes(),
+    }
+}
+
+/// A stored event with a state of `size` bytes.
+pub fn stored_sized(id: Uuid, version: u64, size: usize) -> StoredEvent {
+    StoredEvent {
+        originator_id: id,
+        originator_version: version,
+        topic: "test:Big.Event".to_owned(),
+        state: vec![b'x'; size],
+    }
+}
