@@ -2,7 +2,8 @@
 
 use crate::attr::{is_event_attribute, EventArgs};
 use crate::types;
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{
     Attribute, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ItemStruct, Pat, ReturnType, Type,
@@ -40,8 +41,10 @@ pub enum Receiver {
     /// No `self`: the constructor, which records the "created" event.
     None,
     MutRef,
-    Ref(Span),
-    Value(Span),
+    /// `&self` (or `&'a self`), kept for the error that points at it.
+    Ref(TokenStream),
+    /// `self` or `mut self`, kept for the error that points at it.
+    Value(TokenStream),
 }
 
 /// One argument of an `#[event]` method; it becomes a field of the event.
@@ -49,7 +52,7 @@ pub struct Param {
     pub ident: Ident,
     pub ty: Type,
     /// A pattern other than a plain identifier, which an event field cannot have.
-    pub bad_pattern: Option<Span>,
+    pub bad_pattern: Option<TokenStream>,
 }
 
 /// What an `#[event]` method's body returns.
@@ -79,22 +82,22 @@ impl Input {
 
 impl AggregateImpl {
     fn from_syn(mut item: ItemImpl) -> syn::Result<Self> {
-        let self_ident = match &*item.self_ty {
-            Type::Path(path) if path.qself.is_none() => match path.path.get_ident() {
-                Some(ident) => ident.clone(),
-                None => {
-                    return Err(syn::Error::new(
-                        item.self_ty.span(),
-                        "#[aggregate] impl blocks must name the aggregate struct directly (e.g. `impl Dog`)",
-                    ))
+        // `Dog<T>` is accepted here so that validation reports the generics themselves.
+        let single_segment = match &*item.self_ty {
+            Type::Path(path) if path.qself.is_none() && path.path.leading_colon.is_none() => {
+                let mut segments = path.path.segments.iter();
+                match (segments.next(), segments.next()) {
+                    (Some(segment), None) => Some(segment.ident.clone()),
+                    _ => None,
                 }
-            },
-            other => {
-                return Err(syn::Error::new(
-                    other.span(),
-                    "#[aggregate] impl blocks must be for the aggregate struct",
-                ))
             }
+            _ => None,
+        };
+        let Some(self_ident) = single_segment else {
+            return Err(syn::Error::new_spanned(
+                &item.self_ty,
+                "#[aggregate] impl blocks must name the aggregate struct directly (e.g. `impl Dog`)",
+            ));
         };
         let mut events = Vec::new();
         let mut commands = Vec::new();
@@ -107,8 +110,8 @@ impl AggregateImpl {
                         Some(index) => {
                             let attr = func.attrs.remove(index);
                             if let Some(extra) = func.attrs.iter().find(|a| is_event_attribute(a)) {
-                                return Err(syn::Error::new(
-                                    extra.span(),
+                                return Err(syn::Error::new_spanned(
+                                    extra,
                                     "a method can record only one event: remove this second #[event]",
                                 ));
                             }
@@ -148,8 +151,8 @@ impl EventMethod {
                 FnArg::Receiver(r) => {
                     receiver = match (&r.reference, &r.mutability) {
                         (Some(_), Some(_)) => Receiver::MutRef,
-                        (Some(_), None) => Receiver::Ref(r.span()),
-                        (None, _) => Receiver::Value(r.span()),
+                        (Some(_), None) => Receiver::Ref(r.to_token_stream()),
+                        (None, _) => Receiver::Value(r.to_token_stream()),
                     };
                 }
                 FnArg::Typed(typed) => {
@@ -157,7 +160,10 @@ impl EventMethod {
                         Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
                             (pat.ident.clone(), None)
                         }
-                        other => (Ident::new("__invalid", other.span()), Some(other.span())),
+                        other => (
+                            Ident::new("__invalid", other.span()),
+                            Some(other.to_token_stream()),
+                        ),
                     };
                     params.push(Param {
                         ident,

@@ -1,5 +1,7 @@
 //! Parsing of the attribute arguments: `#[aggregate(...)]` and `#[event(...)]`.
 
+use proc_macro2::TokenStream;
+use syn::buffer::Cursor;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{bracketed, Attribute, LitStr, Path, Token};
@@ -13,6 +15,8 @@ pub struct AggregateArgs {
     pub aliases: Vec<LitStr>,
     /// `crate = "path"`: where the runtime is (default `::eventsourcing_dynamodb`).
     pub krate: Option<Path>,
+    /// The first `topic = ...` or `aliases = [...]` as written, for errors about its place.
+    pub naming: Option<TokenStream>,
 }
 
 /// Arguments of `#[event("Name", topic = "...", aliases = [...])]`.
@@ -64,11 +68,13 @@ impl Parse for Arg {
     }
 }
 
-fn parse_args(input: ParseStream) -> syn::Result<Vec<(proc_macro2::Span, Arg)>> {
+/// The arguments, each with its tokens as written (for errors that cover the whole argument).
+fn parse_args(input: ParseStream) -> syn::Result<Vec<(TokenStream, Arg)>> {
     let mut args = Vec::new();
     while !input.is_empty() {
-        let span = input.span();
-        args.push((span, input.parse()?));
+        let begin = input.cursor();
+        let arg = input.parse()?;
+        args.push((tokens_between(begin, input.cursor()), arg));
         if input.is_empty() {
             break;
         }
@@ -77,16 +83,31 @@ fn parse_args(input: ParseStream) -> syn::Result<Vec<(proc_macro2::Span, Arg)>> 
     Ok(args)
 }
 
+fn tokens_between(mut cursor: Cursor, end: Cursor) -> TokenStream {
+    let mut tokens = TokenStream::new();
+    while cursor != end {
+        let Some((token, next)) = cursor.token_tree() else {
+            break;
+        };
+        tokens.extend([token]);
+        cursor = next;
+    }
+    tokens
+}
+
 impl Parse for AggregateArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut out = AggregateArgs::default();
-        for (span, arg) in parse_args(input)? {
+        for (tokens, arg) in parse_args(input)? {
+            if matches!(arg, Arg::Topic(_) | Arg::Aliases(_)) && out.naming.is_none() {
+                out.naming = Some(tokens.clone());
+            }
             match arg {
                 Arg::Topic(topic) => out.topic = Some(topic),
                 Arg::Aliases(aliases) => out.aliases = aliases,
                 Arg::Crate(path) => out.krate = Some(path),
-                Arg::Positional(_) => return Err(syn::Error::new(
-                    span,
+                Arg::Positional(_) => return Err(syn::Error::new_spanned(
+                    tokens,
                     "#[aggregate] takes `topic = \"...\"`, `aliases = [...]` or `crate = \"...\"`",
                 )),
             }
@@ -107,17 +128,20 @@ impl EventArgs {
             return Ok(out);
         }
         let args = attr.parse_args_with(parse_args)?;
-        for (index, (span, arg)) in args.into_iter().enumerate() {
+        for (index, (tokens, arg)) in args.into_iter().enumerate() {
             match arg {
                 Arg::Positional(name) if index == 0 => out.name = Some(name),
                 Arg::Positional(_) => {
-                    return Err(syn::Error::new(span, "the event name must come first"))
+                    return Err(syn::Error::new_spanned(
+                        tokens,
+                        "the event name must come first",
+                    ))
                 }
                 Arg::Topic(topic) => out.topic = Some(topic),
                 Arg::Aliases(aliases) => out.aliases = aliases,
                 Arg::Crate(_) => {
-                    return Err(syn::Error::new(
-                        span,
+                    return Err(syn::Error::new_spanned(
+                        tokens,
                         "`crate = ...` belongs on #[aggregate], not on #[event]",
                     ))
                 }

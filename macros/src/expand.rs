@@ -19,9 +19,9 @@ pub fn aggregate(args: TokenStream, input: TokenStream) -> syn::Result<TokenStre
     match Input::from_syn(item)? {
         Input::Struct(item) => expand_struct(&args, &krate, item),
         Input::Impl(aggregate) => {
-            if let Some(topic) = args.topic.as_ref().or(args.aliases.first()) {
-                return Err(syn::Error::new(
-                    topic.span(),
+            if let Some(naming) = &args.naming {
+                return Err(syn::Error::new_spanned(
+                    naming,
                     "`topic` and `aliases` go on the #[aggregate] of the struct, not of the impl block",
                 ));
             }
@@ -50,9 +50,9 @@ fn expand_struct(
     mut item: ItemStruct,
 ) -> syn::Result<TokenStream> {
     if !item.generics.params.is_empty() {
-        return Err(syn::Error::new(
-            item.generics.span(),
-            "generic aggregates are not supported",
+        return Err(syn::Error::new_spanned(
+            &item.generics,
+            "generic aggregates are not supported: an aggregate's state and events are stored, so their types must be concrete",
         ));
     }
     let private = quote!(#krate::__private);
@@ -115,8 +115,8 @@ fn commands_trait(self_ident: &Ident, vis: &Visibility) -> syn::Result<Ident> {
         Visibility::Restricted(restricted) if restricted.path.is_ident("super") => "Super",
         Visibility::Restricted(restricted) if restricted.path.is_ident("self") => "Private",
         Visibility::Restricted(restricted) => {
-            return Err(syn::Error::new(
-                restricted.span(),
+            return Err(syn::Error::new_spanned(
+                restricted,
                 "commands may be `pub`, `pub(crate)`, `pub(super)` or private",
             ))
         }
@@ -133,7 +133,7 @@ fn declaration(sig: &syn::Signature) -> syn::Signature {
                 Pat::Ident(pat) => pat.ident.clone(),
                 _ => format_ident!("__arg{}", index),
             };
-            typed.pat = Box::new(syn::parse_quote!(#ident));
+            *typed.pat = syn::parse_quote!(#ident);
         }
     }
     sig
@@ -234,7 +234,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
         };
         variants.push(quote! {
             #[doc = #doc]
-            #variant { #(#fields: #field_types),* }
+            #variant { #(#py_attrs #fields: #field_types),* }
         });
         names.push(quote!(Self::#variant { .. } => #name));
         created_flags.push(quote!(Self::#variant { .. } => #is_created));
@@ -247,7 +247,11 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
             #private::EventTopicSpec { name: #name, topic: #override_topic, aliases: &[#(#aliases),*] }
         });
         for ty in &field_types {
-            field_checks.push(quote_spanned!(ty.span()=> __assert_event_field::<#ty>();));
+            // Spanned at the type, so that a type that cannot be stored is reported there.
+            field_checks.push(match types::is_python_transcoded(ty) {
+                true => quote_spanned!(ty.span()=> __assert_python_field::<#ty>();),
+                false => quote_spanned!(ty.span()=> __assert_event_field::<#ty>();),
+            });
         }
 
         let origin_field = match is_created {
@@ -255,7 +259,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
             false => quote!(),
         };
         let origin_value = match is_created {
-            true => quote!(originator_topic: <#self_ident as #private::AggregateState>::topic(),),
+            true => quote!(originator_topic: __aggregate_topic::<#self_ident>(),),
             false => quote!(),
         };
         encode_arms.push(quote! {
@@ -285,14 +289,21 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
             }
         });
 
-        // The body, moved into a trait that nothing outside the generated block can name.
+        // The body, moved into a trait that nothing outside the generated block can name,
+        // under a name unlike the method's: `state.add_trick(..)` on a bare state finds no
+        // method (and rustc suggests none), and a body cannot run another event's body
+        // without recording that event.
         let lint_attrs: Vec<&syn::Attribute> =
             func.attrs.iter().filter(|a| is_lint_attribute(a)).collect();
         let decl = declaration(&func.sig);
+        let body_method = format_ident!("__event_body_{}", index, span = method.span());
+        let mut body_decl = decl.clone();
+        body_decl.ident = body_method.clone();
         let mut body_sig = func.sig.clone();
         body_sig.constness = None;
+        body_sig.ident = body_method.clone();
         let block = &func.block;
-        body_decls.push(quote!(#decl;));
+        body_decls.push(quote!(#body_decl;));
         body_impls.push(quote!(#(#lint_attrs)* #body_sig #block));
 
         let outer_attrs = &func.attrs;
@@ -303,7 +314,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
         };
         let rejected = quote_spanned!(ret_span=> #private::Rejected::new);
         if is_created {
-            let call = quote!(<Self as __Bodies>::#method(#(#fields),*));
+            let call = quote!(<Self as __Bodies>::#body_method(#(#fields),*));
             create_arms.push(match &event.output {
                 Output::ResultSelf(_) => quote!(#enum_ident::#variant { #(#fields),* } => #call.map_err(#rejected),),
                 _ => quote!(#enum_ident::#variant { #(#fields),* } => ::core::result::Result::Ok(#call),),
@@ -332,7 +343,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                 }
             });
         } else {
-            let call = quote!(<Self as __Bodies>::#method(self, #(#fields),*));
+            let call = quote!(<Self as __Bodies>::#body_method(self, #(#fields),*));
             apply_arms.push(match &event.output {
                 Output::Result(_) => quote!(#enum_ident::#variant { #(#fields),* } => #call.map_err(#rejected),),
                 _ => quote!(#enum_ident::#variant { #(#fields),* } => { #call; ::core::result::Result::Ok(()) }),
@@ -407,6 +418,27 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
         format!("a constructor event cannot be applied to an existing {self_ident}");
 
     Ok(quote! {
+        // First, so that an argument type that cannot be stored is reported by these
+        // checks before the derives of the event enum report it again.
+        const _: () = {
+            fn __assert_event_field<T: #private::EventField>() {}
+            fn __assert_python_field<T>()
+            where
+                T: #private::py::ToPy
+                    + #private::py::FromPy
+                    + ::core::clone::Clone
+                    + ::core::fmt::Debug
+                    + ::core::marker::Send
+                    + ::core::marker::Sync
+                    + 'static,
+            {
+            }
+            #[allow(dead_code)]
+            fn __check_event_fields() {
+                #(#field_checks)*
+            }
+        };
+
         #[doc = #enum_doc]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, #private::serde::Serialize, #private::serde::Deserialize)]
         #[serde(crate = #serde_path)]
@@ -424,10 +456,13 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
         }
 
         const _: () = {
-            fn __assert_event_field<T: #private::EventField>() {}
-            #[allow(dead_code)]
-            fn __check_event_fields() {
-                #(#field_checks)*
+            // Through `Aggregate`, so that a struct without #[aggregate] is reported once,
+            // at `impl Aggregate for ...`, and not again at every use of its topic.
+            fn __aggregate_topic<A: #private::Aggregate>() -> &'static str {
+                <A as #private::AggregateState>::topic()
+            }
+            fn __aggregate_topic_aliases<A: #private::Aggregate>() -> &'static [&'static str] {
+                <A as #private::AggregateState>::topic_aliases()
             }
 
             trait __Bodies: ::core::marker::Sized {
@@ -471,8 +506,8 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                     static TOPICS: ::std::sync::OnceLock<#private::EventTopics> = ::std::sync::OnceLock::new();
                     TOPICS.get_or_init(|| {
                         #private::EventTopics::new(
-                            <#self_ident as #private::AggregateState>::topic(),
-                            <#self_ident as #private::AggregateState>::topic_aliases(),
+                            __aggregate_topic::<#self_ident>(),
+                            __aggregate_topic_aliases::<#self_ident>(),
                             &[#(#topic_specs),*],
                         )
                     })
@@ -510,8 +545,8 @@ fn create_id_call(create_id: &ImplItemFn, event: &EventMethod) -> syn::Result<To
     for input in &create_id.sig.inputs {
         let FnArg::Typed(typed) = input else { continue };
         let Pat::Ident(pat) = &*typed.pat else {
-            return Err(syn::Error::new(
-                typed.pat.span(),
+            return Err(syn::Error::new_spanned(
+                &typed.pat,
                 "create_id arguments must be plain names",
             ));
         };

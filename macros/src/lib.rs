@@ -26,11 +26,13 @@ pub fn aggregate(args: TokenStream, input: TokenStream) -> TokenStream {
 /// Used anywhere else, it is a compile error: the `#[aggregate]` attribute on the impl
 /// block consumes it.
 #[proc_macro_attribute]
-pub fn event(_args: TokenStream, _input: TokenStream) -> TokenStream {
-    syn::Error::new(
+pub fn event(_args: TokenStream, input: TokenStream) -> TokenStream {
+    let error = syn::Error::new(
         proc_macro2::Span::call_site(),
-        "#[event] must be on a method inside an `#[aggregate] impl` block",
+        "#[event] must be on a method inside an `#[aggregate] impl` block: put #[aggregate] on the impl block (and on the struct)",
     )
-    .into_compile_error()
-    .into()
+    .into_compile_error();
+    // The item is kept, so that its uses do not add errors of their own.
+    let input = proc_macro2::TokenStream::from(input);
+    quote::quote!(#error #input).into()
 }

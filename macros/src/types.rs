@@ -1,5 +1,6 @@
 //! Questions about types that the expansion and the validation ask.
 
+use quote::ToTokens;
 use syn::visit::Visit;
 use syn::{GenericArgument, PathArguments, Type};
 
@@ -62,18 +63,18 @@ pub fn is_unit(ty: &Type) -> bool {
 }
 
 /// The first borrowed or `impl Trait` part of `ty`, which an event field cannot hold.
-pub fn first_unowned(ty: &Type) -> Option<proc_macro2::Span> {
-    struct Finder(Option<proc_macro2::Span>);
+pub fn first_unowned(ty: &Type) -> Option<proc_macro2::TokenStream> {
+    struct Finder(Option<proc_macro2::TokenStream>);
     impl<'ast> Visit<'ast> for Finder {
         fn visit_type_reference(&mut self, node: &'ast syn::TypeReference) {
-            self.0.get_or_insert(syn::spanned::Spanned::span(node));
+            self.0.get_or_insert_with(|| node.to_token_stream());
         }
         fn visit_type_impl_trait(&mut self, node: &'ast syn::TypeImplTrait) {
-            self.0.get_or_insert(syn::spanned::Spanned::span(node));
+            self.0.get_or_insert_with(|| node.to_token_stream());
         }
         fn visit_lifetime(&mut self, node: &'ast syn::Lifetime) {
             if node.ident != "static" {
-                self.0.get_or_insert(node.apostrophe);
+                self.0.get_or_insert_with(|| node.to_token_stream());
             }
         }
     }

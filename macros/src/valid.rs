@@ -2,8 +2,8 @@
 
 use crate::ast::{AggregateImpl, EventMethod, Output, Receiver};
 use crate::types;
+use quote::ToTokens;
 use std::collections::HashMap;
-use syn::spanned::Spanned;
 
 /// Field names that Python's eventsourcing keeps for itself in every stored event.
 const RESERVED_FIELDS: &[&str] = &[
@@ -25,11 +25,23 @@ const ROOT_METHODS: &[&str] = &[
     "state",
 ];
 
+const GENERIC_AGGREGATE: &str =
+    "generic aggregates are not supported: an aggregate's state and events are stored, so their types must be concrete";
+
 struct Errors(Option<syn::Error>);
 
 impl Errors {
+    /// An error at one token.
     fn push(&mut self, span: proc_macro2::Span, message: impl std::fmt::Display) {
-        let error = syn::Error::new(span, message);
+        self.add(syn::Error::new(span, message));
+    }
+
+    /// An error covering all of `tokens`, from the first to the last.
+    fn push_spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        self.add(syn::Error::new_spanned(tokens, message));
+    }
+
+    fn add(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(existing) => existing.combine(error),
             None => self.0 = Some(error),
@@ -42,16 +54,15 @@ pub fn check(aggregate: &AggregateImpl) -> syn::Result<()> {
     let mut errors = Errors(None);
     let item = &aggregate.item;
     if let Some((_, path, _)) = &item.trait_ {
-        errors.push(
-            path.span(),
+        errors.push_spanned(
+            path,
             "#[aggregate] goes on the aggregate's own impl block (`impl Dog`), not on a trait impl",
         );
     }
     if !item.generics.params.is_empty() {
-        errors.push(
-            item.generics.span(),
-            "generic aggregates are not supported: the event enum needs concrete field types",
-        );
+        errors.push_spanned(&item.generics, GENERIC_AGGREGATE);
+    } else if let Some(arguments) = self_type_arguments(&item.self_ty) {
+        errors.push_spanned(arguments, GENERIC_AGGREGATE);
     }
     let mut names: HashMap<String, &EventMethod> = HashMap::new();
     for event in &aggregate.events {
@@ -75,12 +86,25 @@ pub fn check(aggregate: &AggregateImpl) -> syn::Result<()> {
     if !aggregate.events.iter().any(EventMethod::is_constructor) {
         errors.push(
             item.impl_token.span,
-            "an aggregate needs a constructor: a fn without `self`, marked #[event(\"Name\")], that returns Self",
+            "an aggregate needs a constructor: add a fn without `self` that returns `Self`, marked #[event(\"Name\")] (e.g. #[event(\"Registered\")] fn register(name: String) -> Self)",
         );
     }
     match errors.0 {
         Some(error) => Err(error),
         None => Ok(()),
+    }
+}
+
+/// The `<...>` of `impl Dog<...>`, if any.
+fn self_type_arguments(self_ty: &syn::Type) -> Option<&syn::PathArguments> {
+    match self_ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map(|segment| &segment.arguments)
+            .filter(|arguments| !arguments.is_none()),
+        _ => None,
     }
 }
 
@@ -96,21 +120,21 @@ fn check_command_name(ident: &syn::Ident, errors: &mut Errors) {
 
 fn check_event(event: &EventMethod, errors: &mut Errors) {
     let sig = &event.func.sig;
-    match event.receiver {
-        Receiver::Ref(span) => errors.push(
-            span,
+    match &event.receiver {
+        Receiver::Ref(receiver) => errors.push_spanned(
+            receiver,
             "an #[event] method changes the aggregate, so it takes `&mut self`, not `&self`",
         ),
-        Receiver::Value(span) => errors.push(
-            span,
+        Receiver::Value(receiver) => errors.push_spanned(
+            receiver,
             "an #[event] method cannot take `self` by value: take `&mut self`",
         ),
         Receiver::MutRef => check_command_name(&sig.ident, errors),
         Receiver::None => {}
     }
     if event.is_constructor() && event.args.name.is_none() {
-        errors.push(
-            event.attr.span(),
+        errors.push_spanned(
+            &event.attr,
             format!(
                 "#[event] on the constructor `{}` needs the event's name, e.g. #[event(\"Registered\")]",
                 sig.ident
@@ -131,19 +155,20 @@ fn check_event(event: &EventMethod, errors: &mut Errors) {
             "an #[event] method cannot be async: its body is replayed synchronously",
         );
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(
-            sig.generics.span(),
-            "an #[event] method cannot be generic: its arguments become fields of the event enum",
-        );
+    let generic =
+        "an #[event] method cannot be generic: its arguments become fields of the event enum";
+    if !sig.generics.params.is_empty() {
+        errors.push_spanned(&sig.generics, generic);
+    } else if let Some(where_clause) = &sig.generics.where_clause {
+        errors.push_spanned(where_clause, generic);
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(variadic.span(), "variadic arguments are not supported");
+        errors.push_spanned(variadic, "variadic arguments are not supported");
     }
     for param in &event.params {
-        if let Some(span) = param.bad_pattern {
-            errors.push(
-                span,
+        if let Some(pattern) = &param.bad_pattern {
+            errors.push_spanned(
+                pattern,
                 "an #[event] argument must be a plain name: it becomes a field of the event",
             );
             continue;
@@ -155,9 +180,9 @@ fn check_event(event: &EventMethod, errors: &mut Errors) {
                 format!("`{name}` is a field every stored event already has; rename this argument"),
             );
         }
-        if let Some(span) = types::first_unowned(&param.ty) {
-            errors.push(
-                span,
+        if let Some(unowned) = types::first_unowned(&param.ty) {
+            errors.push_spanned(
+                unowned,
                 "event fields are stored and replayed, so they must be owned values (e.g. `String`, not `&str`)",
             );
         }
@@ -165,20 +190,24 @@ fn check_event(event: &EventMethod, errors: &mut Errors) {
     match (&event.output, event.is_constructor()) {
         (Output::SelfValue | Output::ResultSelf(_), true) => {}
         (Output::Unit | Output::Result(_), false) => {}
-        (output, true) => errors.push(
-            output_span(event, output),
-            "an #[event] constructor returns `Self` or `Result<Self, E>`",
+        (output, true) => errors.push_spanned(
+            output_tokens(event, output),
+            "an #[event] constructor must return `Self` or `Result<Self, E>`",
         ),
-        (output, false) => errors.push(
-            output_span(event, output),
-            "an #[event] method returns nothing or `Result<(), E>`",
+        (output, false) => errors.push_spanned(
+            output_tokens(event, output),
+            "an #[event] method must return nothing or `Result<(), E>`: it changes `self` and its result is not stored",
         ),
     }
 }
 
-fn output_span(event: &EventMethod, output: &Output) -> proc_macro2::Span {
-    match output {
-        Output::Result(ty) | Output::ResultSelf(ty) | Output::Other(ty) => ty.span(),
-        Output::Unit | Output::SelfValue => event.func.sig.span(),
+/// The return type an error about it points at, or the whole signature when there is none.
+fn output_tokens(event: &EventMethod, output: &Output) -> proc_macro2::TokenStream {
+    match (&event.func.sig.output, output) {
+        (_, Output::Result(ty) | Output::ResultSelf(ty) | Output::Other(ty)) => {
+            ty.to_token_stream()
+        }
+        (syn::ReturnType::Type(_, ty), _) => ty.to_token_stream(),
+        (syn::ReturnType::Default, _) => event.func.sig.to_token_stream(),
     }
 }

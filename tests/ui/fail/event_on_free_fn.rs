@@ -1,0 +1,8 @@
+use eventsourcing_dynamodb::prelude::*;
+
+#[event("Registered")]
+pub fn register(name: String) -> String {
+    name
+}
+
+fn main() {}

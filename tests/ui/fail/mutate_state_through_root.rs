@@ -1,0 +1,32 @@
+use eventsourcing_dynamodb::prelude::*;
+
+#[aggregate]
+pub struct Dog {
+    name: String,
+    tricks: Vec<String>,
+}
+
+#[aggregate]
+impl Dog {
+    #[event("Registered")]
+    pub fn register(name: String) -> Self {
+        Dog {
+            name,
+            tricks: Vec::new(),
+        }
+    }
+
+    #[event("TrickAdded")]
+    pub fn add_trick(&mut self, trick: String) {
+        self.tricks.push(trick);
+    }
+}
+
+fn teach(dog: &mut Root<Dog>) {
+    dog.tricks.push("x".into());
+}
+
+fn main() {
+    let mut dog = Dog::register("Fido".into());
+    teach(&mut dog);
+}
