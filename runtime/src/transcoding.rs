@@ -1,11 +1,12 @@
 //! Python eventsourcing's JSON forms for UUIDs, decimals and datetimes.
 //!
 //! Python stores these as `{"_type_": NAME, "_data_": VALUE}`: `uuid_hex` (32 lowercase hex
-//! digits), `decimal_str` (`str(Decimal)`, e.g. `"10.50"`) and `datetime_iso`
+//! digits), `decimal_str` (`str(Decimal)`, e.g. `"10.50"`, `"1E-7"`) and `datetime_iso`
 //! (`datetime.isoformat()`: microseconds only when non-zero, offset as `+00:00`).
 //! `#[aggregate]` applies this module to event arguments of those types (also inside
-//! `Option` and `Vec`); use it yourself with `#[serde(with = "eventsourcing_dynamodb::py")]`
-//! on fields of your own types.
+//! `Option` and `Vec`); use it yourself with
+//! `#[serde(with = "eventsourcing_dynamodb::transcoding")]` on fields of your own types
+//! (and of aggregate state structs).
 
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -112,16 +113,57 @@ impl FromPy for Uuid {
 
 impl ToPy for Decimal {
     fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        tagged(serializer, "decimal_str", &self.to_string())
+        tagged(serializer, "decimal_str", &decimal_str(self))
     }
+}
+
+/// `str(Decimal)` in Python: plain notation (keeping trailing zeros, `"10.50"`) unless the
+/// adjusted exponent is below -6, then scientific (`"1E-7"`, `"1.5E-10"`, `"0E-7"`).
+pub fn decimal_str(value: &Decimal) -> String {
+    let digits = value.mantissa().unsigned_abs().to_string();
+    let scale = value.scale() as usize;
+    let mut out = String::with_capacity(digits.len() + 8);
+    if value.is_sign_negative() {
+        out.push('-');
+    }
+    // Python's adjusted exponent: exponent (-scale) + number of digits - 1.
+    let adjusted = digits.len() as i64 - 1 - scale as i64;
+    if adjusted >= -6 {
+        if scale == 0 {
+            out.push_str(&digits);
+        } else if digits.len() > scale {
+            let (int, frac) = digits.split_at(digits.len() - scale);
+            out.push_str(int);
+            out.push('.');
+            out.push_str(frac);
+        } else {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', scale - digits.len()));
+            out.push_str(&digits);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push_str(&format!("E{adjusted}"));
+    }
+    out
 }
 
 impl FromPy for Decimal {
     fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = untag(deserializer, "decimal_str")?;
-        text.parse::<Decimal>()
+        let mut value = text
+            .parse::<Decimal>()
             .or_else(|_| Decimal::from_scientific(&text))
-            .map_err(|e| de::Error::custom(format!("invalid decimal_str {text:?}: {e}")))
+            .map_err(|e| de::Error::custom(format!("invalid decimal_str {text:?}: {e}")))?;
+        if value.is_zero() && text.starts_with('-') {
+            // Python keeps the sign of zero ("-0", "-0.00"); the parser drops it.
+            value.set_sign_negative(true);
+        }
+        Ok(value)
     }
 }
 
@@ -285,6 +327,43 @@ mod tests {
             "2024-01-02T03:04:05+00:00"
         );
         assert!(parse_iso("yesterday").is_err());
+    }
+
+    #[test]
+    fn decimals_are_written_as_python_str_writes_them() {
+        // (text read, Python's str(Decimal(text)))
+        for (text, python) in [
+            ("10.50", "10.50"),
+            ("0.05", "0.05"),
+            ("-0.05", "-0.05"),
+            ("0", "0"),
+            ("-0", "-0"),
+            ("-0.00", "-0.00"),
+            ("0.0", "0.0"),
+            ("100", "100"),
+            ("0.000001", "0.000001"),
+            ("0.0000010", "0.0000010"),
+            ("0.0000001", "1E-7"),
+            ("-0.00000012", "-1.2E-7"),
+            ("0.0000000", "0E-7"),
+            ("1E-7", "1E-7"),
+            ("1.5E-10", "1.5E-10"),
+            ("123456789.123456789", "123456789.123456789"),
+        ] {
+            let stored = format!(r#"{{"_type_":"decimal_str","_data_":"{text}"}}"#);
+            let value = serde_json::from_str::<FromPyValue<Decimal>>(&stored)
+                .unwrap()
+                .0;
+            assert_eq!(decimal_str(&value), python, "{text}");
+            let json = serde_json::to_string(&AsPy(&value)).unwrap();
+            assert_eq!(
+                json,
+                format!(r#"{{"_type_":"decimal_str","_data_":"{python}"}}"#)
+            );
+            let back: FromPyValue<Decimal> = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.0, value);
+            assert_eq!(decimal_str(&back.0), python, "{text} read back");
+        }
     }
 
     #[test]

@@ -60,9 +60,9 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            attempts: 10,
-            first_delay: Duration::from_millis(2),
-            max_delay: Duration::from_millis(200),
+            attempts: 20,
+            first_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(500),
         }
     }
 }
@@ -229,10 +229,12 @@ impl Application {
     {
         let attempts = self.retry.attempts.max(1);
         let mut delay = self.retry.first_delay;
+        let mut latest = self.repository.get::<A>(id).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut aggregate = self.repository.get::<A>(id).await?;
+            // The command runs on a copy, so that a conflict leaves `latest` clean to catch up.
+            let mut aggregate = latest.clone();
             let outcome = command(&mut aggregate);
             match self.save(&mut [&mut aggregate]).await {
                 Ok(_) => return Ok(outcome),
@@ -247,6 +249,7 @@ impl Application {
                     tracing::debug!(%id, attempt, "conflict; retrying command");
                     tokio::time::sleep(jitter(delay)).await;
                     delay = (delay * 2).min(self.retry.max_delay);
+                    self.repository.catch_up(&mut latest).await?;
                 }
                 Err(error) => return Err(error),
             }
@@ -254,7 +257,7 @@ impl Application {
     }
 }
 
-/// A random pause between half and all of `delay`, so that racing writers spread out.
+/// A random pause of up to `delay` ("full jitter"), so that racing writers spread out.
 fn jitter(delay: Duration) -> Duration {
-    delay.mul_f64(0.5 + fastrand::f64() / 2.0)
+    delay.mul_f64(fastrand::f64())
 }

@@ -41,6 +41,35 @@ impl Repository {
         Ok(!self.events.select_events(id, query).await?.is_empty())
     }
 
+    /// Brings `root` up to date with the events stored after its version. It must have no
+    /// pending events (their versions would clash with the stored ones).
+    pub async fn catch_up<A: Aggregate>(&self, root: &mut Root<A>) -> Result<()> {
+        let query = EventQuery {
+            gt: Some(root.version()),
+            ..EventQuery::default()
+        };
+        let stored = self.events.select_events(root.id(), query).await?;
+        self.replay_onto(root, &stored)
+    }
+
+    fn replay_onto<A: Aggregate>(
+        &self,
+        root: &mut Root<A>,
+        stored: &[crate::persistence::StoredEvent],
+    ) -> Result<()> {
+        for stored in stored {
+            let event = self
+                .mapper
+                .to_domain::<A::Event>(stored, <A as AggregateState>::NAME)?;
+            root.replay(event).map_err(|r| Error::Replay {
+                id: root.id(),
+                version: stored.originator_version,
+                message: r.message().to_owned(),
+            })?;
+        }
+        Ok(())
+    }
+
     async fn load<A: Aggregate>(&self, id: Uuid, version: Option<u64>) -> Result<Root<A>> {
         let not_found = || Error::AggregateNotFound { id, version };
         if version == Some(0) {
@@ -51,27 +80,18 @@ impl Repository {
             ..EventQuery::default()
         };
         let stored = self.events.select_events(id, query).await?;
-        let mut stored = stored.iter();
-        let Some(first) = stored.next() else {
+        let Some(first) = stored.first() else {
             return Err(not_found());
-        };
-        let replay_error = |version: u64, message: &str| Error::Replay {
-            id,
-            version,
-            message: message.to_owned(),
         };
         let event = self
             .mapper
             .to_domain::<A::Event>(first, <A as AggregateState>::NAME)?;
-        let mut root = Root::<A>::replay_created(event)
-            .map_err(|r| replay_error(first.originator_version, r.message()))?;
-        for stored in stored {
-            let event = self
-                .mapper
-                .to_domain::<A::Event>(stored, <A as AggregateState>::NAME)?;
-            root.replay(event)
-                .map_err(|r| replay_error(stored.originator_version, r.message()))?;
-        }
+        let mut root = Root::<A>::replay_created(event).map_err(|r| Error::Replay {
+            id,
+            version: first.originator_version,
+            message: r.message().to_owned(),
+        })?;
+        self.replay_onto(&mut root, &stored[1..])?;
         Ok(root)
     }
 }

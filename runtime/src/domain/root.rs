@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// `Root` dereferences to the state for reading. There is no mutable access: the state
 /// changes only through the commands `#[aggregate]` generates, each of which records an
 /// event and applies it by running the method's body, exactly as replay does.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Root<A: Aggregate> {
     id: Uuid,
     version: u64,
@@ -70,15 +70,30 @@ impl<A: Aggregate> Root<A> {
         })
     }
 
-    /// Applies a stored event during replay.
+    /// Applies a stored event during replay. As in Python eventsourcing, the event must be
+    /// the aggregate's (same id) and the next in its sequence (version + 1).
     pub(crate) fn replay(&mut self, event: DomainEvent<A::Event>) -> Result<(), Rejected> {
+        if event.originator_id != self.id {
+            return Err(Rejected::misplaced(&format!(
+                "event of aggregate {} applied to aggregate {}",
+                event.originator_id, self.id
+            )));
+        }
+        let next = self.version + 1;
+        if event.originator_version != next {
+            return Err(Rejected::misplaced(&format!(
+                "event version {} applied to aggregate {} at version {} (expected version {next})",
+                event.originator_version, self.id, self.version
+            )));
+        }
         self.state.apply(event.payload)?;
         self.version = event.originator_version;
         self.modified_on = event.timestamp;
         Ok(())
     }
 
-    /// Replays events (the first one must be a created event) into an aggregate.
+    /// Replays events (the first one must be a created event) into an aggregate. Each later
+    /// event must have the same id and the next version.
     pub fn from_events(
         events: impl IntoIterator<Item = DomainEvent<A::Event>>,
     ) -> Result<Option<Self>, Rejected> {
@@ -131,6 +146,21 @@ impl<A: Aggregate> Root<A> {
     /// Forgets the pending events after they were saved.
     pub(crate) fn clear_pending(&mut self) {
         self.pending.clear();
+    }
+}
+
+/// Shows the metadata and pending events; the state only through [`Root::state`], so that
+/// aggregates need not implement `Debug`.
+impl<A: Aggregate> std::fmt::Debug for Root<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Root")
+            .field("type", &A::NAME)
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .field("created_on", &self.created_on)
+            .field("modified_on", &self.modified_on)
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
     }
 }
 

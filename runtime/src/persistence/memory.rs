@@ -155,7 +155,7 @@ impl ApplicationRecorder for InMemoryRecorder {
             if id > stop {
                 break;
             }
-            if !query.topics.is_empty() && !query.topics.iter().any(|topic| *topic == event.topic) {
+            if !query.topics.is_empty() && !query.topics.contains(&event.topic) {
                 continue;
             }
             selected.push(Notification {
