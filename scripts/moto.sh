@@ -10,7 +10,8 @@ case "${1:-}" in
     port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     log="${MOTO_LOG:-$root/target/moto.log}"
     mkdir -p "$(dirname "$log")"
-    "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    # One request at a time: see scripts/moto_serial.py for why.
+    "$python" "$root/scripts/moto_serial.py" 127.0.0.1 "$port" >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
       if "$python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then

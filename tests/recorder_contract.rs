@@ -3,8 +3,7 @@
 mod support;
 
 use eventsourcing_dynamodb::persistence::{
-    AggregateRecorder, ApplicationRecorder, EventQuery, NotificationQuery, PersistenceError,
-    ProcessRecorder, StoredEvent, Tracking,
+    EventQuery, NotificationQuery, PersistenceError, ProcessRecorder, StoredEvent, Tracking,
 };
 use eventsourcing_dynamodb::Uuid;
 use std::sync::Arc;

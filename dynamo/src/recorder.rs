@@ -517,11 +517,7 @@ impl ApplicationRecorder for DynamoRecorder {
             next = reader.position(last)?.saturating_add(1);
             for item in &page {
                 let notification = reader.notification(item)?;
-                if query
-                    .topics
-                    .iter()
-                    .any(|topic| *topic == notification.event.topic)
-                {
+                if query.topics.contains(&notification.event.topic) {
                     selected.push(notification);
                     if selected.len() == query.limit {
                         break;

@@ -1,0 +1,104 @@
+//! The seed workload as a benchmark: register D dogs, add T tricks to each, then read every
+//! dog's tricks, on the store the environment selects.
+//!
+//! `cargo run --release --example training_school_bench -- --dogs 1000 --tricks 10`
+//! The last line is `commands=<D*(T+2)> seconds=<wall seconds>`.
+
+use eventsourcing_dynamodb::prelude::*;
+use std::ops::Deref;
+use std::time::Instant;
+
+pub struct TrainingSchool(Application);
+
+impl TrainingSchool {
+    pub async fn register(&self, name: &str) -> Result<()> {
+        let mut dog = Dog::register(name.to_string());
+        self.save(&mut [&mut dog]).await?;
+        Ok(())
+    }
+
+    pub async fn add_trick(&self, name: &str, trick: &str) -> Result<()> {
+        let mut dog = self.repository().get::<Dog>(Dog::create_id(name)).await?;
+        dog.add_trick(trick.to_string());
+        self.save(&mut [&mut dog]).await?;
+        Ok(())
+    }
+
+    pub async fn get_tricks(&self, name: &str) -> Result<Vec<String>> {
+        let dog = self.repository().get::<Dog>(Dog::create_id(name)).await?;
+        Ok(dog.tricks.clone())
+    }
+}
+
+impl Deref for TrainingSchool {
+    type Target = Application;
+
+    fn deref(&self) -> &Application {
+        &self.0
+    }
+}
+
+#[aggregate]
+pub struct Dog {
+    name: String,
+    tricks: Vec<String>,
+}
+
+#[aggregate]
+impl Dog {
+    #[event("Registered")]
+    pub fn register(name: String) -> Self {
+        Dog {
+            name,
+            tricks: Vec::new(),
+        }
+    }
+
+    pub fn create_id(name: &str) -> Uuid {
+        Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("/dogs/{name}").as_bytes())
+    }
+
+    #[event("TrickAdded")]
+    pub fn add_trick(&mut self, trick: String) {
+        self.tricks.push(trick);
+    }
+}
+
+fn flag(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} takes a number, got {v}"))
+        })
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let dogs = flag(&args, "--dogs", 1000);
+    let tricks = flag(&args, "--tricks", 10);
+    let run = Uuid::new_v4().simple().to_string();
+    let names: Vec<String> = (0..dogs).map(|d| format!("dog-{d}-{run}")).collect();
+    let school = TrainingSchool(Application::new("TrainingSchool").await?);
+    let started = Instant::now();
+    for name in &names {
+        school.register(name).await?;
+    }
+    for trick in 0..tricks {
+        for name in &names {
+            school.add_trick(name, &format!("trick-{trick}")).await?;
+        }
+    }
+    let expected: Vec<String> = (0..tricks).map(|t| format!("trick-{t}")).collect();
+    for name in &names {
+        let got = school.get_tricks(name).await?;
+        assert_eq!(got, expected, "tricks of {name}");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let commands = dogs * (tricks + 2);
+    println!("commands={commands} seconds={seconds:.3}");
+    Ok(())
+}
