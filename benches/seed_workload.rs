@@ -99,7 +99,11 @@ fn replay(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(100_001));
     group.bench_function("100k_events", |b| {
-        b.iter_batched(|| (), |_| rt.block_on(app.repository().get::<Dog>(id)).expect("get").version(), BatchSize::SmallInput)
+        b.iter_batched(
+            || (),
+            |_| rt.block_on(app.repository().get::<Dog>(id)).expect("get").version(),
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }

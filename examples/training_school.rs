@@ -38,10 +38,7 @@ pub struct Dog {
 impl Dog {
     #[event("Registered")]
     pub fn register(name: String) -> Self {
-        Dog {
-            name,
-            tricks: Vec::new(),
-        }
+        Dog { name, tricks: Vec::new() }
     }
 
     pub fn create_id(name: &str) -> Uuid {

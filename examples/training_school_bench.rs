@@ -48,10 +48,7 @@ pub struct Dog {
 impl Dog {
     #[event("Registered")]
     pub fn register(name: String) -> Self {
-        Dog {
-            name,
-            tricks: Vec::new(),
-        }
+        Dog { name, tricks: Vec::new() }
     }
 
     pub fn create_id(name: &str) -> Uuid {
@@ -68,10 +65,7 @@ fn flag(args: &[String], name: &str, default: usize) -> usize {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name} takes a number, got {v}"))
-        })
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number, got {v}")))
         .unwrap_or(default)
 }
 

@@ -33,11 +33,7 @@ mod kennel {
     impl Dog {
         #[event("Registered")]
         pub fn register(name: String) -> Self {
-            Dog {
-                name,
-                tricks: Vec::new(),
-                taught: 0,
-            }
+            Dog { name, tricks: Vec::new(), taught: 0 }
         }
 
         pub fn create_id(name: &str) -> Uuid {
@@ -99,11 +95,7 @@ mod kennel {
             if name.is_empty() {
                 return Err(PuppyError::NoName);
             }
-            Ok(Puppy {
-                name,
-                tricks: Vec::new(),
-                meals: Vec::new(),
-            })
+            Ok(Puppy { name, tricks: Vec::new(), meals: Vec::new() })
         }
 
         /// Bare `#[event]`: named after the method.
@@ -134,10 +126,7 @@ mod renamed {
     impl Dog {
         #[event("Registered")]
         pub fn register(name: String) -> Self {
-            Dog {
-                name,
-                tricks: Vec::new(),
-            }
+            Dog { name, tricks: Vec::new() }
         }
 
         #[event("TrickAdded")]
@@ -148,11 +137,7 @@ mod renamed {
 }
 
 async fn app() -> Application {
-    Application::builder("Kennel")
-        .isolated()
-        .build()
-        .await
-        .expect("in-memory application")
+    Application::builder("Kennel").isolated().build().await.expect("in-memory application")
 }
 
 fn fido_id() -> Uuid {
@@ -161,19 +146,11 @@ fn fido_id() -> Uuid {
 
 fn assert_utc_micros(timestamp: OffsetDateTime) {
     assert!(timestamp.offset().is_utc(), "{timestamp} is not UTC");
-    assert_eq!(
-        timestamp.nanosecond() % 1_000,
-        0,
-        "{timestamp} has sub-microsecond digits"
-    );
+    assert_eq!(timestamp.nanosecond() % 1_000, 0, "{timestamp} has sub-microsecond digits");
 }
 
 async fn stored(app: &Application, id: Uuid) -> Vec<StoredEvent> {
-    app.recorders()
-        .events
-        .select_events(id, EventQuery::default())
-        .await
-        .unwrap()
+    app.recorders().events.select_events(id, EventQuery::default()).await.unwrap()
 }
 
 async fn max_id(app: &Application) -> u64 {
@@ -217,19 +194,9 @@ async fn commands_record_pending_events() {
     assert_eq!(dog.tricks, ["roll over", "play dead"]);
     assert_eq!(dog.pending_events().len(), 3);
 
-    let versions: Vec<u64> = dog
-        .pending_events()
-        .iter()
-        .map(|e| e.originator_version)
-        .collect();
+    let versions: Vec<u64> = dog.pending_events().iter().map(|e| e.originator_version).collect();
     let collected = dog.collect_events();
-    assert_eq!(
-        collected
-            .iter()
-            .map(|e| e.originator_version)
-            .collect::<Vec<_>>(),
-        versions
-    );
+    assert_eq!(collected.iter().map(|e| e.originator_version).collect::<Vec<_>>(), versions);
     assert_eq!(versions, [1, 2, 3]);
     assert!(dog.pending_events().is_empty());
     assert!(dog.collect_events().is_empty());
@@ -245,18 +212,12 @@ async fn created_event_topic_and_originator_topic() {
     let mut dog = Dog::register("Fido".to_string());
     dog.add_trick("roll over".to_string());
     let app = app().await;
-    let records: Vec<StoredEvent> = dog
-        .pending_events()
-        .iter()
-        .map(|e| app.mapper().to_stored(e).unwrap())
-        .collect();
+    let records: Vec<StoredEvent> =
+        dog.pending_events().iter().map(|e| app.mapper().to_stored(e).unwrap()).collect();
     assert_eq!(records[0].originator_version, 1);
     assert_eq!(records[0].topic, "dsl.kennel:Dog.Registered");
     assert_eq!(records[1].topic, "dsl.kennel:Dog.TrickAdded");
-    assert_eq!(
-        <Dog as eventsourcing_dynamodb::AggregateState>::topic(),
-        "dsl.kennel:Dog"
-    );
+    assert_eq!(<Dog as eventsourcing_dynamodb::AggregateState>::topic(), "dsl.kennel:Dog");
 
     let state: serde_json::Value = serde_json::from_slice(&records[0].state).unwrap();
     assert_eq!(state["originator_topic"], "dsl.kennel:Dog");
@@ -272,10 +233,7 @@ async fn created_event_topic_and_originator_topic() {
         r#"{{"timestamp":{{"_type_":"datetime_iso","_data_":"{}"}},"originator_topic":"dsl.kennel:Dog","name":"Fido"}}"#,
         eventsourcing_dynamodb::transcoding::format_iso(&timestamp)
     );
-    assert_eq!(
-        String::from_utf8(records[0].state.clone()).unwrap(),
-        expected
-    );
+    assert_eq!(String::from_utf8(records[0].state.clone()).unwrap(), expected);
 }
 
 #[tokio::test]
@@ -362,14 +320,8 @@ async fn from_events_rejects_misplaced_events() {
     rex.add_trick("sit".to_string());
     let foreign = vec![events[0].clone(), rex.collect_events().pop().unwrap()];
     let error = Root::<Dog>::from_events(foreign).unwrap_err();
-    assert!(
-        error.message().contains(&Dog::create_id("Rex").to_string()),
-        "{error}"
-    );
-    assert_eq!(
-        Root::<Dog>::from_events(events).unwrap().unwrap().tricks,
-        ["sit", "beg"]
-    );
+    assert!(error.message().contains(&Dog::create_id("Rex").to_string()), "{error}");
+    assert_eq!(Root::<Dog>::from_events(events).unwrap().unwrap().tricks, ["sit", "beg"]);
 }
 
 #[tokio::test]
@@ -378,25 +330,15 @@ async fn stored_gaps_are_replay_errors() {
     let mut dog = Dog::register("Fido".to_string());
     dog.add_trick("sit".to_string());
     dog.add_trick("beg".to_string());
-    let mut records: Vec<StoredEvent> = dog
-        .collect_events()
-        .iter()
-        .map(|e| app.mapper().to_stored(e).unwrap())
-        .collect();
+    let mut records: Vec<StoredEvent> =
+        dog.collect_events().iter().map(|e| app.mapper().to_stored(e).unwrap()).collect();
     records.remove(1);
     app.recorders().events.insert_events(records).await.unwrap();
     match app.repository().get::<Dog>(fido_id()).await {
         Err(Error::Replay { id, version, .. }) => assert_eq!((id, version), (fido_id(), 3)),
         other => panic!("expected a replay error, got {other:?}"),
     }
-    assert_eq!(
-        app.repository()
-            .get_at::<Dog>(fido_id(), 2)
-            .await
-            .unwrap()
-            .version(),
-        1
-    );
+    assert_eq!(app.repository().get_at::<Dog>(fido_id(), 2).await.unwrap().version(), 1);
 }
 
 #[tokio::test]
@@ -415,10 +357,7 @@ async fn failing_bodies_record_nothing() {
     assert_eq!(dog.tricks, ["sit"]);
 
     assert_eq!(dog.teach(""), Err(TrickError::Empty));
-    assert_eq!(
-        dog.teach("sit"),
-        Err(TrickError::AlreadyKnown("sit".to_string()))
-    );
+    assert_eq!(dog.teach("sit"), Err(TrickError::AlreadyKnown("sit".to_string())));
     assert_eq!(dog.version(), version);
     assert!(dog.pending_events().is_empty());
 
@@ -490,10 +429,7 @@ async fn historical_versions() {
         }
         other => panic!("expected AggregateNotFound, got {other:?}"),
     }
-    assert!(matches!(
-        repo.get_at::<Dog>(unknown, 1).await,
-        Err(Error::AggregateNotFound { .. })
-    ));
+    assert!(matches!(repo.get_at::<Dog>(unknown, 1).await, Err(Error::AggregateNotFound { .. })));
     assert!(repo.contains(fido_id()).await.unwrap());
     assert!(!repo.contains(unknown).await.unwrap());
 }
@@ -517,10 +453,7 @@ async fn stale_save_conflicts_and_writes_nothing() {
     let error = app.save(&mut [&mut second]).await.unwrap_err();
     assert!(error.is_conflict(), "{error:?}");
     match &error {
-        Error::Persistence(PersistenceError::Conflict {
-            originator_id,
-            originator_version,
-        }) => {
+        Error::Persistence(PersistenceError::Conflict { originator_id, originator_version }) => {
             assert_eq!(*originator_id, fido_id());
             assert_eq!(*originator_version, n + 1);
         }
@@ -574,19 +507,12 @@ async fn multi_aggregate_saves_are_atomic() {
     let mut rex_friend = Puppy::adopt("Bella".to_string()).unwrap();
     rex_friend.feed("kibble".to_string());
     fido.teach("stay").unwrap();
-    let ids = app
-        .save(&mut [&mut rex, &mut fido, &mut rex_friend])
-        .await
-        .unwrap();
+    let ids = app.save(&mut [&mut rex, &mut fido, &mut rex_friend]).await.unwrap();
     assert_eq!(ids, [3, 4, 5, 6, 7]);
     assert_eq!(max_id(&app).await, 7);
     assert!(rex.pending_events().is_empty());
     assert!(fido.pending_events().is_empty());
-    let notifications = app
-        .notification_log()
-        .select(3, 10, None, &[])
-        .await
-        .unwrap();
+    let notifications = app.notification_log().select(3, 10, None, &[]).await.unwrap();
     let seen: Vec<(u64, Uuid, u64)> = notifications
         .iter()
         .map(|n| (n.id, n.event.originator_id, n.event.originator_version))
@@ -630,8 +556,7 @@ async fn update_retries_after_a_conflict() {
                 rival.add_trick("sit".to_string());
                 save_now(&app, &mut rival);
             }
-            dog.learn_trick("roll over".to_string())
-                .map(|()| dog.version())
+            dog.learn_trick("roll over".to_string()).map(|()| dog.version())
         })
         .await
         .unwrap();
@@ -674,13 +599,7 @@ async fn update_gives_up_after_its_attempts() {
             assert_eq!(id, fido_id());
             assert_eq!(attempts, 3);
             assert!(last.is_conflict(), "{last:?}");
-            assert!(matches!(
-                last,
-                PersistenceError::Conflict {
-                    originator_version: 4,
-                    ..
-                }
-            ));
+            assert!(matches!(last, PersistenceError::Conflict { originator_version: 4, .. }));
         }
         other => panic!("expected RetriesExhausted, got {other:?}"),
     }
@@ -690,9 +609,7 @@ async fn update_gives_up_after_its_attempts() {
     // Errors other than conflicts are not retried.
     let unknown = Dog::create_id("Nobody");
     let error = app
-        .update(unknown, |dog: &mut Root<Dog>| {
-            dog.add_trick("x".to_string())
-        })
+        .update(unknown, |dog: &mut Root<Dog>| dog.add_trick("x".to_string()))
         .await
         .unwrap_err();
     assert!(matches!(error, Error::AggregateNotFound { id, .. } if id == unknown));
@@ -712,24 +629,14 @@ async fn event_names_and_topics() {
     assert_eq!(events[2].payload.topic(), "kennel.food:Meal");
 
     let app = app().await;
-    let stored_topics: Vec<String> = events
-        .iter()
-        .map(|e| app.mapper().to_stored(e).unwrap().topic)
-        .collect();
+    let stored_topics: Vec<String> =
+        events.iter().map(|e| app.mapper().to_stored(e).unwrap().topic).collect();
     assert_eq!(
         stored_topics,
-        [
-            "dsl.kennel:Puppy.Adopted",
-            "dsl.kennel:Puppy.AddTrick",
-            "kennel.food:Meal"
-        ]
+        ["dsl.kennel:Puppy.Adopted", "dsl.kennel:Puppy.AddTrick", "kennel.food:Meal"]
     );
     app.save(&mut [&mut puppy]).await.unwrap();
-    let meals = app
-        .notification_log()
-        .select(1, 10, None, &["kennel.food:Meal"])
-        .await
-        .unwrap();
+    let meals = app.notification_log().select(1, 10, None, &["kennel.food:Meal"]).await.unwrap();
     assert_eq!(meals.len(), 1);
     assert_eq!(meals[0].id, 3);
     let loaded = app.repository().get::<Puppy>(puppy.id()).await.unwrap();
@@ -760,10 +667,7 @@ const TRICK_ADDED: &str =
 
 #[tokio::test]
 async fn aggregate_topic_and_aliases() {
-    assert_eq!(
-        <renamed::Dog as eventsourcing_dynamodb::AggregateState>::topic(),
-        "seed:Dog"
-    );
+    assert_eq!(<renamed::Dog as eventsourcing_dynamodb::AggregateState>::topic(), "seed:Dog");
     assert_eq!(
         <renamed::Dog as eventsourcing_dynamodb::AggregateState>::topic_aliases(),
         ["old:Dog"]
@@ -825,11 +729,7 @@ async fn undecodable_events_are_typed_errors() {
             assert_eq!(decode.originator_version, 2);
             assert_eq!(decode.topic, "dsl.kennel:Dog.Vanished");
             match &decode.problem {
-                DecodeProblem::UnknownTopic {
-                    topic,
-                    expected,
-                    known,
-                } => {
+                DecodeProblem::UnknownTopic { topic, expected, known } => {
                     assert_eq!(topic, "dsl.kennel:Dog.Vanished");
                     assert_eq!(*expected, "Dog");
                     assert!(known.contains("dsl.kennel:Dog.TrickAdded"), "{known}");
@@ -843,14 +743,7 @@ async fn undecodable_events_are_typed_errors() {
     assert!(message.contains(&id.to_string()), "{message}");
     assert!(message.contains("dsl.kennel:Dog.Vanished"), "{message}");
     // Up to version 1 it still loads.
-    assert_eq!(
-        app.repository()
-            .get_at::<Dog>(id, 1)
-            .await
-            .unwrap()
-            .version(),
-        1
-    );
+    assert_eq!(app.repository().get_at::<Dog>(id, 1).await.unwrap().version(), 1);
 
     // Garbage and mistyped state.
     let other = Dog::create_id("Garbage");
@@ -860,21 +753,13 @@ async fn undecodable_events_are_typed_errors() {
             1,
             r#"{"timestamp":{"_type_":"datetime_iso","_data_":"2024-01-02T03:04:05+00:00"},"originator_topic":"dsl.kennel:Dog","name":7}"#,
         ),
-        (
-            1,
-            r#"{"timestamp":{"_type_":"uuid_hex","_data_":"2024"},"name":"Fido"}"#,
-        ),
+        (1, r#"{"timestamp":{"_type_":"uuid_hex","_data_":"2024"},"name":"Fido"}"#),
         (1, r#"{"originator_topic":"dsl.kennel:Dog","name":"Fido"}"#),
     ] {
         let app = self::app().await;
         app.recorders()
             .events
-            .insert_events(vec![raw(
-                other,
-                version,
-                "dsl.kennel:Dog.Registered",
-                state,
-            )])
+            .insert_events(vec![raw(other, version, "dsl.kennel:Dog.Registered", state)])
             .await
             .unwrap();
         match app.repository().get::<Dog>(other).await {
@@ -896,12 +781,7 @@ async fn undecodable_events_are_typed_errors() {
     let app = self::app().await;
     app.recorders()
         .events
-        .insert_events(vec![raw(
-            other,
-            1,
-            "dsl.kennel:Dog.TrickAdded",
-            TRICK_ADDED,
-        )])
+        .insert_events(vec![raw(other, 1, "dsl.kennel:Dog.TrickAdded", TRICK_ADDED)])
         .await
         .unwrap();
     match app.repository().get::<Dog>(other).await {
@@ -937,9 +817,6 @@ async fn event_enum_is_matchable_and_serde() {
         assert_eq!(back.originator_version, event.originator_version);
         assert_eq!(back.timestamp, event.timestamp);
     }
-    let json = serde_json::to_value(DogEvent::TrickAdded {
-        trick: "sit".to_string(),
-    })
-    .unwrap();
+    let json = serde_json::to_value(DogEvent::TrickAdded { trick: "sit".to_string() }).unwrap();
     assert_eq!(json, serde_json::json!({"TrickAdded": {"trick": "sit"}}));
 }

@@ -23,10 +23,7 @@ pub struct Dog {
 impl Dog {
     #[event("Registered")]
     pub fn register(name: String) -> Self {
-        Dog {
-            name,
-            tricks: Vec::new(),
-        }
+        Dog { name, tricks: Vec::new() }
     }
 
     pub fn create_id(name: &str) -> Uuid {
@@ -135,35 +132,18 @@ async fn writes_the_python_packages_item_layout() {
     let first = &items[0];
     let mut names: Vec<&str> = first.keys().map(String::as_str).collect();
     names.sort_unstable();
-    assert_eq!(
-        names,
-        [
-            "created_at",
-            "originator_id",
-            "originator_version",
-            "state",
-            "topic"
-        ]
-    );
+    assert_eq!(names, ["created_at", "originator_id", "originator_version", "state", "topic"]);
     assert!(
         matches!(&first["originator_id"], AttributeValue::S(s) if s == &Dog::create_id("Fido").hyphenated().to_string())
     );
     assert_eq!(first["originator_version"], AttributeValue::N("1".into()));
-    assert_eq!(
-        first["topic"],
-        AttributeValue::S("seed:Dog.Registered".into())
-    );
+    assert_eq!(first["topic"], AttributeValue::S("seed:Dog.Registered".into()));
     let AttributeValue::N(created_at) = &first["created_at"] else {
         panic!("created_at is not a number")
     };
     let now = eventsourcing_dynamodb::OffsetDateTime::now_utc().unix_timestamp();
-    assert!(
-        (created_at.parse::<i64>().unwrap() - now).abs() < 120,
-        "created_at is epoch seconds"
-    );
-    let AttributeValue::B(state) = &first["state"] else {
-        panic!("state is not binary")
-    };
+    assert!((created_at.parse::<i64>().unwrap() - now).abs() < 120, "created_at is epoch seconds");
+    let AttributeValue::B(state) = &first["state"] else { panic!("state is not binary") };
     let state = std::str::from_utf8(state.as_ref()).unwrap();
     let timestamp = eventsourcing_dynamodb::transcoding::format_iso(&dog.created_on());
     assert_eq!(
@@ -172,24 +152,16 @@ async fn writes_the_python_packages_item_layout() {
             r#"{{"timestamp":{{"_type_":"datetime_iso","_data_":"{timestamp}"}},"originator_topic":"seed:Dog","name":"Fido"}}"#
         )
     );
-    let AttributeValue::B(second) = &items[1]["state"] else {
-        panic!("state is not binary")
-    };
+    let AttributeValue::B(second) = &items[1]["state"] else { panic!("state is not binary") };
     let second = std::str::from_utf8(second.as_ref()).unwrap();
     assert!(second.ends_with(r#"},"trick":"roll over"}"#), "{second}");
-    assert_eq!(
-        items[1]["topic"],
-        AttributeValue::S("seed:Dog.TrickAdded".into())
-    );
+    assert_eq!(items[1]["topic"], AttributeValue::S("seed:Dog.TrickAdded".into()));
 }
 
 fn python(args: &[&str], endpoint: &str, table: &str) -> serde_json::Value {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| ".venv/bin/python".to_owned());
     let output = std::process::Command::new(&python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/python/interop.py"
-        ))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/interop.py"))
         .args(args)
         .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
         .env("DYNAMO_ENDPOINT_URL", endpoint)
@@ -224,19 +196,12 @@ async fn python_and_rust_share_a_table() {
     fido.add_trick("play dead".into());
     app.save(&mut [&mut fido]).await.unwrap();
     let read = python(&["read", "Fido"], &endpoint, &table);
-    assert_eq!(
-        read["tricks"],
-        serde_json::json!(["roll over", "play dead"])
-    );
+    assert_eq!(read["tricks"], serde_json::json!(["roll over", "play dead"]));
     assert_eq!(read["version"], 3);
 
     // Python writes, Rust reads and carries on.
     python(&["write", "Rex", "sit", "beg"], &endpoint, &table);
-    let mut rex = app
-        .repository()
-        .get::<Dog>(Dog::create_id("Rex"))
-        .await
-        .unwrap();
+    let mut rex = app.repository().get::<Dog>(Dog::create_id("Rex")).await.unwrap();
     assert_eq!(rex.tricks, ["sit", "beg"]);
     assert_eq!(rex.version(), 3);
     rex.add_trick("fetch".into());
@@ -262,11 +227,7 @@ async fn stale_copies_never_overwrite() {
     assert!(error.is_conflict(), "{error}");
     assert!(error.to_string().contains(&dog.id().to_string()), "{error}");
     assert!(error.to_string().contains("version 2"), "{error}");
-    assert_eq!(
-        second.pending_events().len(),
-        1,
-        "the failed save keeps its events"
-    );
+    assert_eq!(second.pending_events().len(), 1, "the failed save keeps its events");
     let stored = app.repository().get::<Dog>(dog.id()).await.unwrap();
     assert_eq!(stored.tricks, ["roll over"], "the first trick was not lost");
 }
@@ -286,20 +247,11 @@ async fn multi_aggregate_saves_are_atomic() {
     app.save(&mut [&mut rex]).await.unwrap();
     fido.add_trick("roll over".into());
     stale_rex.add_trick("beg".into());
-    let error = app
-        .save(&mut [&mut fido, &mut stale_rex])
-        .await
-        .unwrap_err();
+    let error = app.save(&mut [&mut fido, &mut stale_rex]).await.unwrap_err();
     assert!(error.is_conflict(), "{error}");
     let stored_fido = app.repository().get::<Dog>(fido.id()).await.unwrap();
-    assert!(
-        stored_fido.tricks.is_empty(),
-        "nothing of the failed save was written"
-    );
-    assert_eq!(
-        app.notification_log().max_notification_id().await.unwrap(),
-        3
-    );
+    assert!(stored_fido.tricks.is_empty(), "nothing of the failed save was written");
+    assert_eq!(app.notification_log().max_notification_id().await.unwrap(), 3);
 }
 
 /// 8 writers (each with its own client, as separate processes would have) run 50 commands
@@ -345,26 +297,11 @@ async fn racing_writers_lose_nothing() {
     assert_eq!(committed.len() + conflicts, 400);
     let stored = first.repository().get::<Dog>(id).await.unwrap();
     let stored_set: BTreeSet<String> = stored.tricks.iter().cloned().collect();
-    assert_eq!(
-        stored.tricks.len(),
-        stored_set.len(),
-        "no trick stored twice"
-    );
-    assert_eq!(
-        stored_set, committed,
-        "stored events are exactly the committed commands"
-    );
+    assert_eq!(stored.tricks.len(), stored_set.len(), "no trick stored twice");
+    assert_eq!(stored_set, committed, "stored events are exactly the committed commands");
     assert_eq!(stored.version(), 1 + committed.len() as u64);
-    let max = first
-        .notification_log()
-        .max_notification_id()
-        .await
-        .unwrap();
-    assert_eq!(
-        max,
-        stored.version(),
-        "one notification per committed event"
-    );
+    let max = first.notification_log().max_notification_id().await.unwrap();
+    assert_eq!(max, stored.version(), "one notification per committed event");
 }
 
 /// With the retry helper, all 400 commands of 8 racing writers commit.
@@ -385,9 +322,7 @@ async fn retry_helper_commits_every_command() {
     };
     let mut writers = Vec::new();
     for writer in 0..8 {
-        let mut builder = Application::builder("TrainingSchool")
-            .isolated()
-            .retry(policy);
+        let mut builder = Application::builder("TrainingSchool").isolated().retry(policy);
         for (key, value) in dynamo_env(&endpoint, &table) {
             builder = builder.env(key, value);
         }
@@ -395,9 +330,7 @@ async fn retry_helper_commits_every_command() {
         writers.push(tokio::spawn(async move {
             for command in 0..50 {
                 let trick = format!("w{writer}-c{command}");
-                app.update::<Dog, _>(id, |dog| dog.add_trick(trick.clone()))
-                    .await
-                    .unwrap();
+                app.update::<Dog, _>(id, |dog| dog.add_trick(trick.clone())).await.unwrap();
             }
         }));
     }
@@ -423,24 +356,13 @@ async fn malformed_items_are_named_errors() {
     app.save(&mut [&mut good]).await.unwrap();
 
     let put = |id: Uuid, attributes: Vec<(&str, AttributeValue)>| {
-        let mut item: HashMap<String, AttributeValue> = attributes
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        item.insert(
-            "originator_id".into(),
-            AttributeValue::S(id.hyphenated().to_string()),
-        );
+        let mut item: HashMap<String, AttributeValue> =
+            attributes.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        item.insert("originator_id".into(), AttributeValue::S(id.hyphenated().to_string()));
         let client = client.clone();
         let table = table.clone();
         async move {
-            client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .unwrap();
+            client.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
         }
     };
     let blob =
@@ -450,10 +372,7 @@ async fn malformed_items_are_named_errors() {
     let cases: Vec<(&str, Vec<(&str, AttributeValue)>)> = vec![
         (
             "attribute state is missing",
-            vec![
-                ("originator_version", version("1")),
-                ("topic", topic("seed:Dog.Registered")),
-            ],
+            vec![("originator_version", version("1")), ("topic", topic("seed:Dog.Registered"))],
         ),
         (
             "attribute state should be binary (B), found string (S)",
@@ -509,19 +428,10 @@ async fn malformed_items_are_named_errors() {
         put(id, attributes).await;
         let error = app.repository().get::<Dog>(id).await.unwrap_err();
         let message = error.to_string();
-        assert!(
-            message.contains(expected),
-            "expected {expected:?} in {message:?}"
-        );
-        assert!(
-            message.contains(&id.to_string()),
-            "the error names the item: {message}"
-        );
+        assert!(message.contains(expected), "expected {expected:?} in {message:?}");
+        assert!(message.contains(&id.to_string()), "the error names the item: {message}");
         if let Error::Persistence(PersistenceError::Data { location, .. }) = &error {
-            assert!(
-                location.contains(&table),
-                "the error names the table: {location}"
-            );
+            assert!(location.contains(&table), "the error names the table: {location}");
         }
     }
     // The rest of the application keeps working.
@@ -554,14 +464,8 @@ async fn configuration_errors_name_the_problem() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(
-        absent.contains(&format!("table {table} does not exist")),
-        "{absent}"
-    );
-    assert!(
-        absent.contains("originator_id (S)") && absent.contains("CREATE_TABLE"),
-        "{absent}"
-    );
+    assert!(absent.contains(&format!("table {table} does not exist")), "{absent}");
+    assert!(absent.contains("originator_id (S)") && absent.contains("CREATE_TABLE"), "{absent}");
 
     let client = client(&endpoint).await;
     let wrong = unique_table("wrong-schema");
@@ -615,9 +519,8 @@ async fn the_log_can_be_turned_off() {
         return;
     };
     let table = unique_table("nolog");
-    let mut builder = Application::builder("TrainingSchool")
-        .isolated()
-        .env("DYNAMO_NOTIFICATION_LOG", "false");
+    let mut builder =
+        Application::builder("TrainingSchool").isolated().env("DYNAMO_NOTIFICATION_LOG", "false");
     for (key, value) in dynamo_env(&endpoint, &table) {
         builder = builder.env(key, value);
     }
@@ -632,23 +535,9 @@ async fn the_log_can_be_turned_off() {
         app.save(&mut [&mut copy]).await.unwrap_err().is_conflict(),
         "single-item writes are conditional too"
     );
-    let error = app
-        .notification_log()
-        .max_notification_id()
-        .await
-        .unwrap_err();
-    assert!(
-        error.to_string().contains("DYNAMO_NOTIFICATION_LOG"),
-        "{error}"
-    );
+    let error = app.notification_log().max_notification_id().await.unwrap_err();
+    assert!(error.to_string().contains("DYNAMO_NOTIFICATION_LOG"), "{error}");
     let recorder: Arc<dyn eventsourcing_dynamodb::persistence::ProcessRecorder> =
         app.recorders().events.clone();
-    assert_eq!(
-        recorder
-            .select_events(dog.id(), Default::default())
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(recorder.select_events(dog.id(), Default::default()).await.unwrap().len(), 2);
 }

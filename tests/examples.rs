@@ -17,7 +17,13 @@ fn example(name: &str) -> Command {
     let binary = path.join("examples").join(name);
     assert!(binary.exists(), "{} is not built", binary.display());
     let mut command = Command::new(binary);
-    for variable in ["PERSISTENCE_MODULE", "DYNAMO_ENDPOINT_URL", "DYNAMO_TABLE", "CREATE_TABLE", "TRAININGSCHOOL_PERSISTENCE_MODULE"] {
+    for variable in [
+        "PERSISTENCE_MODULE",
+        "DYNAMO_ENDPOINT_URL",
+        "DYNAMO_TABLE",
+        "CREATE_TABLE",
+        "TRAININGSCHOOL_PERSISTENCE_MODULE",
+    ] {
         command.env_remove(variable);
     }
     command
@@ -58,7 +64,12 @@ fn training_school_reports_an_unknown_persistence_module() {
     let output = example("training_school").env("PERSISTENCE_MODULE", "postgres").output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("postgres") && stderr.contains("eventsourcing_dynamodb") && stderr.contains("popo"), "{stderr}");
+    assert!(
+        stderr.contains("postgres")
+            && stderr.contains("eventsourcing_dynamodb")
+            && stderr.contains("popo"),
+        "{stderr}"
+    );
 }
 
 fn bench_line(stdout: &str, commands: usize) {
@@ -73,7 +84,8 @@ fn bench_line(stdout: &str, commands: usize) {
 
 #[test]
 fn bench_runs_in_memory_and_on_dynamodb() {
-    let output = example("training_school_bench").args(["--dogs", "5", "--tricks", "3"]).output().unwrap();
+    let output =
+        example("training_school_bench").args(["--dogs", "5", "--tricks", "3"]).output().unwrap();
     bench_line(&check(output), 25);
     let Some(endpoint) = dynamo_endpoint() else { return };
     let output = example("training_school_bench")

@@ -17,11 +17,8 @@ struct Limits {
     max_save_bytes: Option<usize>,
 }
 
-const MEMORY: Limits = Limits {
-    max_events_per_save: None,
-    max_item_bytes: None,
-    max_save_bytes: None,
-};
+const MEMORY: Limits =
+    Limits { max_events_per_save: None, max_item_bytes: None, max_save_bytes: None };
 
 /// DynamoDB: 100 actions per transaction (each event also writes its log entry), 400 KB per
 /// item, 4 MB per transaction.
@@ -43,26 +40,12 @@ async fn select(
     desc: bool,
     limit: Option<usize>,
 ) -> Vec<u64> {
-    let query = EventQuery {
-        gt,
-        lte,
-        desc,
-        limit,
-    };
-    versions(
-        &recorder
-            .select_events(id, query)
-            .await
-            .expect("select_events"),
-    )
+    let query = EventQuery { gt, lte, desc, limit };
+    versions(&recorder.select_events(id, query).await.expect("select_events"))
 }
 
 async fn all_notification_ids(recorder: &dyn ProcessRecorder) -> Vec<u64> {
-    let query = NotificationQuery {
-        start: 1,
-        limit: usize::MAX,
-        ..Default::default()
-    };
+    let query = NotificationQuery { start: 1, limit: usize::MAX, ..Default::default() };
     recorder
         .select_notifications(query)
         .await
@@ -74,85 +57,48 @@ async fn all_notification_ids(recorder: &dyn ProcessRecorder) -> Vec<u64> {
 
 async fn inserts_and_selects(recorder: Arc<dyn ProcessRecorder>, _limits: Limits) {
     let id = Uuid::new_v4();
-    assert_eq!(
-        select(&*recorder, id, None, None, false, None).await,
-        Vec::<u64>::new()
-    );
+    assert_eq!(select(&*recorder, id, None, None, false, None).await, Vec::<u64>::new());
     let events: Vec<StoredEvent> = (1..=5).map(|v| stored(id, v, "test:A.E")).collect();
     recorder.insert_events(events.clone()).await.unwrap();
-    let all = recorder
-        .select_events(id, EventQuery::default())
-        .await
-        .unwrap();
+    let all = recorder.select_events(id, EventQuery::default()).await.unwrap();
     assert_eq!(all, events, "events come back exactly as stored");
     let r = &*recorder;
     assert_eq!(select(r, id, Some(2), None, false, None).await, [3, 4, 5]);
     assert_eq!(select(r, id, None, Some(3), false, None).await, [1, 2, 3]);
-    assert_eq!(
-        select(r, id, Some(1), Some(4), false, None).await,
-        [2, 3, 4]
-    );
-    assert_eq!(
-        select(r, id, Some(4), Some(4), false, None).await,
-        Vec::<u64>::new()
-    );
-    assert_eq!(
-        select(r, id, Some(4), Some(2), false, None).await,
-        Vec::<u64>::new()
-    );
+    assert_eq!(select(r, id, Some(1), Some(4), false, None).await, [2, 3, 4]);
+    assert_eq!(select(r, id, Some(4), Some(4), false, None).await, Vec::<u64>::new());
+    assert_eq!(select(r, id, Some(4), Some(2), false, None).await, Vec::<u64>::new());
     assert_eq!(select(r, id, None, None, true, None).await, [5, 4, 3, 2, 1]);
     assert_eq!(select(r, id, None, None, false, Some(2)).await, [1, 2]);
     assert_eq!(select(r, id, None, None, true, Some(2)).await, [5, 4]);
     assert_eq!(select(r, id, Some(1), None, true, Some(2)).await, [5, 4]);
     assert_eq!(select(r, id, None, Some(3), true, Some(2)).await, [3, 2]);
-    assert_eq!(
-        select(r, id, Some(1), Some(4), true, Some(10)).await,
-        [4, 3, 2]
-    );
-    assert_eq!(
-        select(r, id, None, None, false, Some(0)).await,
-        Vec::<u64>::new()
-    );
+    assert_eq!(select(r, id, Some(1), Some(4), true, Some(10)).await, [4, 3, 2]);
+    assert_eq!(select(r, id, None, None, false, Some(0)).await, Vec::<u64>::new());
 }
 
 async fn conflicting_version_writes_nothing(recorder: Arc<dyn ProcessRecorder>, _limits: Limits) {
     let id = Uuid::new_v4();
     let other = Uuid::new_v4();
-    recorder
-        .insert_events(vec![stored(id, 1, "t:A.E")])
-        .await
-        .unwrap();
+    recorder.insert_events(vec![stored(id, 1, "t:A.E")]).await.unwrap();
     let before = recorder.max_notification_id().await.unwrap();
-    let batch = vec![
-        stored(other, 1, "t:A.E"),
-        stored(id, 2, "t:A.E"),
-        stored(id, 1, "t:A.E"),
-    ];
+    let batch = vec![stored(other, 1, "t:A.E"), stored(id, 2, "t:A.E"), stored(id, 1, "t:A.E")];
     let error = recorder.insert_events(batch).await.unwrap_err();
     match error {
-        PersistenceError::Conflict {
-            originator_id,
-            originator_version,
-        } => {
+        PersistenceError::Conflict { originator_id, originator_version } => {
             assert_eq!((originator_id, originator_version), (id, 1));
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert_eq!(select(&*recorder, id, None, None, false, None).await, [1]);
-    assert_eq!(
-        select(&*recorder, other, None, None, false, None).await,
-        Vec::<u64>::new()
-    );
+    assert_eq!(select(&*recorder, other, None, None, false, None).await, Vec::<u64>::new());
     assert_eq!(
         recorder.max_notification_id().await.unwrap(),
         before,
         "a failed save consumes no ids"
     );
     // The log goes on without a gap.
-    let ids = recorder
-        .insert_events(vec![stored(id, 2, "t:A.E")])
-        .await
-        .unwrap();
+    let ids = recorder.insert_events(vec![stored(id, 2, "t:A.E")]).await.unwrap();
     assert_eq!(ids, [before + 1]);
 }
 
@@ -161,22 +107,13 @@ async fn repeated_version_in_one_batch_is_rejected(
     _limits: Limits,
 ) {
     let id = Uuid::new_v4();
-    recorder
-        .insert_events(vec![stored(id, 1, "t:A.E")])
-        .await
-        .unwrap();
+    recorder.insert_events(vec![stored(id, 1, "t:A.E")]).await.unwrap();
     let error = recorder
         .insert_events(vec![stored(id, 2, "t:A.E"), stored(id, 2, "t:A.E")])
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            error,
-            PersistenceError::DuplicateInBatch {
-                originator_version: 2,
-                ..
-            }
-        ),
+        matches!(error, PersistenceError::DuplicateInBatch { originator_version: 2, .. }),
         "{error:?}"
     );
     assert_eq!(error.python_class(), "IntegrityError");
@@ -187,22 +124,12 @@ async fn originators_are_isolated(recorder: Arc<dyn ProcessRecorder>, _limits: L
     let a = Uuid::new_v4();
     let b = Uuid::new_v4();
     recorder
-        .insert_events(vec![
-            stored(a, 1, "t:A.E"),
-            stored(b, 1, "t:A.E"),
-            stored(a, 2, "t:A.E"),
-        ])
+        .insert_events(vec![stored(a, 1, "t:A.E"), stored(b, 1, "t:A.E"), stored(a, 2, "t:A.E")])
         .await
         .unwrap();
-    recorder
-        .insert_events(vec![stored(b, 2, "t:A.E")])
-        .await
-        .unwrap();
+    recorder.insert_events(vec![stored(b, 2, "t:A.E")]).await.unwrap();
     assert_eq!(select(&*recorder, a, None, None, false, None).await, [1, 2]);
-    let b_events = recorder
-        .select_events(b, EventQuery::default())
-        .await
-        .unwrap();
+    let b_events = recorder.select_events(b, EventQuery::default()).await.unwrap();
     assert!(b_events.iter().all(|e| e.originator_id == b));
     assert_eq!(versions(&b_events), [1, 2]);
 }
@@ -215,32 +142,16 @@ async fn large_aggregates_load_completely(recorder: Arc<dyn ProcessRecorder>, li
     for chunk in events.chunks(per_save) {
         recorder.insert_events(chunk.to_vec()).await.unwrap();
     }
-    let loaded = recorder
-        .select_events(id, EventQuery::default())
-        .await
-        .unwrap();
+    let loaded = recorder.select_events(id, EventQuery::default()).await.unwrap();
     assert_eq!(loaded.len(), 300);
     assert_eq!(versions(&loaded), (1..=300).collect::<Vec<_>>());
     let newest = recorder
-        .select_events(
-            id,
-            EventQuery {
-                desc: true,
-                limit: Some(250),
-                ..Default::default()
-            },
-        )
+        .select_events(id, EventQuery { desc: true, limit: Some(250), ..Default::default() })
         .await
         .unwrap();
     assert_eq!(versions(&newest), (51..=300).rev().collect::<Vec<_>>());
     let tail = recorder
-        .select_events(
-            id,
-            EventQuery {
-                gt: Some(10),
-                ..Default::default()
-            },
-        )
+        .select_events(id, EventQuery { gt: Some(10), ..Default::default() })
         .await
         .unwrap();
     assert_eq!(tail.len(), 290);
@@ -259,70 +170,39 @@ async fn oversized_saves_are_rejected_unwritten(
     match limits.max_events_per_save {
         Some(_) => {
             let error = result.unwrap_err();
-            assert!(
-                matches!(error, PersistenceError::LimitExceeded { .. }),
-                "{error:?}"
-            );
-            assert_eq!(
-                select(&*recorder, id, None, None, false, None).await,
-                Vec::<u64>::new()
-            );
+            assert!(matches!(error, PersistenceError::LimitExceeded { .. }), "{error:?}");
+            assert_eq!(select(&*recorder, id, None, None, false, None).await, Vec::<u64>::new());
         }
         None => {
             assert_eq!(result.unwrap().len(), count);
-            assert_eq!(
-                select(&*recorder, id, None, None, false, None).await.len(),
-                count
-            );
+            assert_eq!(select(&*recorder, id, None, None, false, None).await.len(), count);
         }
     }
     // One item over the item limit.
     let big_id = Uuid::new_v4();
     if let Some(max) = limits.max_item_bytes {
         let error = recorder
-            .insert_events(vec![
-                stored(big_id, 1, "t:A.E"),
-                stored_sized(big_id, 2, max + 1),
-            ])
+            .insert_events(vec![stored(big_id, 1, "t:A.E"), stored_sized(big_id, 2, max + 1)])
             .await
             .unwrap_err();
         assert!(
-            matches!(
-                error,
-                PersistenceError::LimitExceeded {
-                    limit: "bytes per item",
-                    ..
-                }
-            ),
+            matches!(error, PersistenceError::LimitExceeded { limit: "bytes per item", .. }),
             "{error:?}"
         );
-        assert_eq!(
-            select(&*recorder, big_id, None, None, false, None).await,
-            Vec::<u64>::new()
-        );
+        assert_eq!(select(&*recorder, big_id, None, None, false, None).await, Vec::<u64>::new());
     }
     // Items within the item limit that together exceed the transaction limit.
     if let Some(max) = limits.max_save_bytes {
         let size = 300 * 1024;
         let count = max / size / 2 + 2;
-        let events: Vec<StoredEvent> = (1..=count as u64)
-            .map(|v| stored_sized(big_id, v, size))
-            .collect();
+        let events: Vec<StoredEvent> =
+            (1..=count as u64).map(|v| stored_sized(big_id, v, size)).collect();
         let error = recorder.insert_events(events).await.unwrap_err();
         assert!(
-            matches!(
-                error,
-                PersistenceError::LimitExceeded {
-                    limit: "bytes per transaction",
-                    ..
-                }
-            ),
+            matches!(error, PersistenceError::LimitExceeded { limit: "bytes per transaction", .. }),
             "{error:?}"
         );
-        assert_eq!(
-            select(&*recorder, big_id, None, None, false, None).await,
-            Vec::<u64>::new()
-        );
+        assert_eq!(select(&*recorder, big_id, None, None, false, None).await, Vec::<u64>::new());
     }
     if limits.max_events_per_save.is_some() {
         assert_eq!(recorder.max_notification_id().await.unwrap(), before);
@@ -335,17 +215,11 @@ async fn notifications_follow_pythons_cases(recorder: Arc<dyn ProcessRecorder>, 
     let a = Uuid::new_v4();
     let b = Uuid::new_v4();
     let ids = recorder
-        .insert_events(vec![
-            stored(a, 1, "t:A.Created"),
-            stored(a, 2, "t:A.Changed"),
-        ])
+        .insert_events(vec![stored(a, 1, "t:A.Created"), stored(a, 2, "t:A.Changed")])
         .await
         .unwrap();
     assert_eq!(ids, [1, 2]);
-    let ids = recorder
-        .insert_events(vec![stored(b, 1, "t:B.Created")])
-        .await
-        .unwrap();
+    let ids = recorder.insert_events(vec![stored(b, 1, "t:B.Created")]).await.unwrap();
     assert_eq!(ids, [3]);
     assert_eq!(recorder.max_notification_id().await.unwrap(), 3);
 
@@ -376,22 +250,12 @@ async fn notifications_follow_pythons_cases(recorder: Arc<dyn ProcessRecorder>, 
     assert_eq!(select(3, 10, Some(2), &[]).await, Vec::<u64>::new());
     assert_eq!(select(4, 10, None, &[]).await, Vec::<u64>::new());
     assert_eq!(select(1, 0, None, &[]).await, Vec::<u64>::new());
-    assert_eq!(
-        select(1, 10, None, &["t:A.Created", "t:B.Created"]).await,
-        [1, 3]
-    );
+    assert_eq!(select(1, 10, None, &["t:A.Created", "t:B.Created"]).await, [1, 3]);
     assert_eq!(select(1, 1, None, &["t:B.Created"]).await, [3]);
-    assert_eq!(
-        select(1, 10, Some(2), &["t:B.Created"]).await,
-        Vec::<u64>::new()
-    );
+    assert_eq!(select(1, 10, Some(2), &["t:B.Created"]).await, Vec::<u64>::new());
 
     let notifications = recorder
-        .select_notifications(NotificationQuery {
-            start: 1,
-            limit: 10,
-            ..Default::default()
-        })
+        .select_notifications(NotificationQuery { start: 1, limit: 10, ..Default::default() })
         .await
         .unwrap();
     assert_eq!(
@@ -409,14 +273,8 @@ async fn tracking_records_are_atomic_and_unique(
     assert_eq!(recorder.max_tracking_id(upstream).await.unwrap(), 0);
     assert!(!recorder.has_tracking_id(upstream, 1).await.unwrap());
     let id = Uuid::new_v4();
-    let tracking = |n| Tracking {
-        application_name: upstream.to_owned(),
-        notification_id: n,
-    };
-    recorder
-        .insert_events_tracked(vec![stored(id, 1, "t:A.E")], tracking(1))
-        .await
-        .unwrap();
+    let tracking = |n| Tracking { application_name: upstream.to_owned(), notification_id: n };
+    recorder.insert_events_tracked(vec![stored(id, 1, "t:A.E")], tracking(1)).await.unwrap();
     assert!(recorder.has_tracking_id(upstream, 1).await.unwrap());
     assert_eq!(recorder.max_tracking_id(upstream).await.unwrap(), 1);
     assert_eq!(recorder.max_tracking_id("Other").await.unwrap(), 0);
@@ -434,19 +292,10 @@ async fn tracking_records_are_atomic_and_unique(
     assert_eq!(recorder.max_notification_id().await.unwrap(), 1);
 
     // A tracking record with no events is allowed (the policy had nothing to say).
-    recorder
-        .insert_events_tracked(Vec::new(), tracking(2))
-        .await
-        .unwrap();
+    recorder.insert_events_tracked(Vec::new(), tracking(2)).await.unwrap();
     assert!(recorder.has_tracking_id(upstream, 2).await.unwrap());
-    let error = recorder
-        .insert_events_tracked(Vec::new(), tracking(2))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, PersistenceError::TrackingConflict { .. }),
-        "{error:?}"
-    );
+    let error = recorder.insert_events_tracked(Vec::new(), tracking(2)).await.unwrap_err();
+    assert!(matches!(error, PersistenceError::TrackingConflict { .. }), "{error:?}");
 
     // A conflicting event writes no tracking record either.
     let error = recorder
@@ -455,10 +304,7 @@ async fn tracking_records_are_atomic_and_unique(
         .unwrap_err();
     assert!(error.is_conflict(), "{error:?}");
     assert!(!recorder.has_tracking_id(upstream, 5).await.unwrap());
-    recorder
-        .insert_events_tracked(Vec::new(), tracking(7))
-        .await
-        .unwrap();
+    recorder.insert_events_tracked(Vec::new(), tracking(7)).await.unwrap();
     assert_eq!(recorder.max_tracking_id(upstream).await.unwrap(), 7);
 }
 

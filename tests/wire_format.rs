@@ -27,10 +27,7 @@ mod seed {
     impl Dog {
         #[event("Registered")]
         pub fn register(name: String) -> Self {
-            Dog {
-                name,
-                tricks: Vec::new(),
-            }
+            Dog { name, tricks: Vec::new() }
         }
 
         pub fn create_id(name: &str) -> Uuid {
@@ -70,31 +67,18 @@ mod seed {
             opened_at: OffsetDateTime,
             tags: Vec<String>,
         ) -> Self {
-            Account {
-                owner_id,
-                balance,
-                opened_at,
-                tags,
-                deposits: Vec::new(),
-            }
+            Account { owner_id, balance, opened_at, tags, deposits: Vec::new() }
         }
 
         pub fn create_id(owner_id: &Uuid) -> Uuid {
-            Uuid::new_v5(
-                &Uuid::NAMESPACE_URL,
-                format!("/accounts/{owner_id}").as_bytes(),
-            )
+            Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("/accounts/{owner_id}").as_bytes())
         }
 
         /// `ref` is the Python argument's name: a raw identifier in Rust.
         #[event("Deposited")]
         pub fn deposit(&mut self, amount: Decimal, note: String, r#ref: Uuid) {
             self.balance += amount;
-            self.deposits.push(Deposit {
-                amount,
-                note,
-                reference: r#ref,
-            });
+            self.deposits.push(Deposit { amount, note, reference: r#ref });
         }
     }
 
@@ -124,10 +108,7 @@ mod seed {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/python/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/python/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
@@ -181,17 +162,8 @@ fn timestamp_of(record: &StoredEvent) -> OffsetDateTime {
 }
 
 async fn app_with(records: &[StoredEvent]) -> Application {
-    let app = Application::builder("Seed")
-        .isolated()
-        .build()
-        .await
-        .unwrap();
-    let ids = app
-        .recorders()
-        .events
-        .insert_events(records.to_vec())
-        .await
-        .unwrap();
+    let app = Application::builder("Seed").isolated().build().await.unwrap();
+    let ids = app.recorders().events.insert_events(records.to_vec()).await.unwrap();
     assert_eq!(ids, (1..=records.len() as u64).collect::<Vec<_>>());
     app
 }
@@ -202,10 +174,7 @@ fn utf8(bytes: &[u8]) -> &str {
 
 /// Decodes the record, encodes it again and requires Python's exact bytes.
 fn round_trip<E: Event>(app: &Application, record: &StoredEvent, expected: &'static str) -> E {
-    let event = app
-        .mapper()
-        .to_domain::<E>(record, expected)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let event = app.mapper().to_domain::<E>(record, expected).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(event.originator_id, record.originator_id);
     assert_eq!(event.originator_version, record.originator_version);
     assert_eq!(event.timestamp, timestamp_of(record));
@@ -215,11 +184,7 @@ fn round_trip<E: Event>(app: &Application, record: &StoredEvent, expected: &'sta
     assert_eq!(again.originator_id, record.originator_id);
     assert_eq!(again.originator_version, record.originator_version);
     assert_eq!(again.topic, record.topic);
-    assert_eq!(
-        utf8(&again.state),
-        utf8(&record.state),
-        "re-encoded state differs from Python's"
-    );
+    assert_eq!(utf8(&again.state), utf8(&record.state), "re-encoded state differs from Python's");
     assert_eq!(again, *record);
     event.payload
 }
@@ -240,10 +205,7 @@ fn with_unknown_keys(record: &StoredEvent) -> StoredEvent {
     let state = format!(
         r#"{{"added_first":{{"_type_":"decimal_str","_data_":"1"}},{inner},"added_later":[1,"two",null],"class_note":"x"}}"#
     );
-    StoredEvent {
-        state: state.into_bytes(),
-        ..record.clone()
-    }
+    StoredEvent { state: state.into_bytes(), ..record.clone() }
 }
 
 #[tokio::test]
@@ -262,10 +224,7 @@ async fn seed_dog_decodes() {
     assert_eq!(dog.version(), 3);
     assert_eq!(dog.created_on(), timestamp_of(&records[0]));
     assert_eq!(dog.modified_on(), timestamp_of(&records[2]));
-    assert_eq!(
-        format_iso(&dog.created_on()),
-        "2026-11-27T02:35:48.038849+00:00"
-    );
+    assert_eq!(format_iso(&dog.created_on()), "2026-11-27T02:35:48.038849+00:00");
 
     let v2 = app.repository().get_at::<Dog>(id, 2).await.unwrap();
     assert_eq!(v2.tricks, ["roll over"]);
@@ -276,10 +235,8 @@ async fn seed_dog_decodes() {
 async fn seed_dog_re_encodes_identically() {
     let records = records(&fixture("seed_dog.json"));
     let app = app_with(&[]).await;
-    let names: Vec<DogEvent> = records
-        .iter()
-        .map(|r| round_trip::<DogEvent>(&app, r, "Dog"))
-        .collect();
+    let names: Vec<DogEvent> =
+        records.iter().map(|r| round_trip::<DogEvent>(&app, r, "Dog")).collect();
     assert!(matches!(&names[0], DogEvent::Registered { name } if name == "Fido"));
     assert!(matches!(&names[1], DogEvent::TrickAdded { trick } if trick == "roll over"));
     assert!(matches!(&names[2], DogEvent::TrickAdded { trick } if trick == "play dead"));
@@ -293,10 +250,7 @@ async fn seed_dog_re_encodes_identically() {
         let stored = app.mapper().to_stored(event).unwrap();
         assert_eq!(stored.topic, python.topic);
         assert_eq!(stored.originator_version, python.originator_version);
-        assert_eq!(
-            utf8(&stored.state),
-            with_timestamp(python, &event.timestamp)
-        );
+        assert_eq!(utf8(&stored.state), with_timestamp(python, &event.timestamp));
     }
 }
 
@@ -314,32 +268,17 @@ async fn typed_fields_decode() {
     let account = app.repository().get::<Account>(account_id).await.unwrap();
     assert_eq!(account.version(), 2);
     assert_eq!(account.owner_id, owner_id);
-    assert_eq!(
-        account.owner_id.simple().to_string(),
-        opened["owner_id_hex"]
-    );
+    assert_eq!(account.owner_id.simple().to_string(), opened["owner_id_hex"]);
     assert_eq!(account.tags, ["a", "b"]);
-    assert_eq!(
-        format_iso(&account.opened_at),
-        opened["opened_at"].as_str().unwrap()
-    );
-    assert_eq!(
-        account.opened_at,
-        parse_iso(opened["opened_at"].as_str().unwrap()).unwrap()
-    );
-    assert_eq!(
-        account.balance.to_string(),
-        expected["Account.final_balance"]
-    );
+    assert_eq!(format_iso(&account.opened_at), opened["opened_at"].as_str().unwrap());
+    assert_eq!(account.opened_at, parse_iso(opened["opened_at"].as_str().unwrap()).unwrap());
+    assert_eq!(account.balance.to_string(), expected["Account.final_balance"]);
     let deposited = &expected["Account.Deposited"];
     assert_eq!(account.deposits.len(), 1);
     let deposit = &account.deposits[0];
     assert_eq!(deposit.amount.to_string(), deposited["amount"]);
     assert_eq!(deposit.note, deposited["note"].as_str().unwrap());
-    assert_eq!(
-        deposit.note,
-        "caf\u{e9} \u{2615} \"quoted\" \\ back\nslash\ttab\u{1}ctrl"
-    );
+    assert_eq!(deposit.note, "caf\u{e9} \u{2615} \"quoted\" \\ back\nslash\ttab\u{1}ctrl");
     assert_eq!(deposit.reference.to_string(), deposited["ref"]);
     assert_eq!(deposit.reference.simple().to_string(), deposited["ref_hex"]);
     assert_eq!(account.created_on(), timestamp_of(&records[0]));
@@ -362,12 +301,7 @@ async fn typed_fields_re_encode_identically() {
     let app = app_with(&[]).await;
 
     match round_trip::<AccountEvent>(&app, &records[0], "Account") {
-        AccountEvent::Opened {
-            owner_id,
-            balance,
-            opened_at,
-            tags,
-        } => {
+        AccountEvent::Opened { owner_id, balance, opened_at, tags } => {
             let opened = &expected["Account.Opened"];
             assert_eq!(owner_id.to_string(), opened["owner_id"]);
             assert_eq!(balance.to_string(), opened["balance"]);
@@ -378,11 +312,7 @@ async fn typed_fields_re_encode_identically() {
         other => panic!("unexpected {other:?}"),
     }
     match round_trip::<AccountEvent>(&app, &records[1], "Account") {
-        AccountEvent::Deposited {
-            amount,
-            note,
-            r#ref,
-        } => {
+        AccountEvent::Deposited { amount, note, r#ref } => {
             let deposited = &expected["Account.Deposited"];
             assert_eq!(amount.to_string(), deposited["amount"]);
             assert_eq!(note, deposited["note"].as_str().unwrap());
@@ -390,10 +320,7 @@ async fn typed_fields_re_encode_identically() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(
-        round_trip::<ClockEvent>(&app, &records[2], "Clock"),
-        ClockEvent::Started {}
-    ));
+    assert!(matches!(round_trip::<ClockEvent>(&app, &records[2], "Clock"), ClockEvent::Started {}));
     match round_trip::<ClockEvent>(&app, &records[3], "Clock") {
         ClockEvent::Ticked { at } => {
             assert_eq!(format_iso(&at), expected["Clock.Ticked"]["at"]);
@@ -453,36 +380,21 @@ async fn typed_fields_recorded_in_rust_match_python() {
 async fn unknown_keys_are_ignored() {
     let dog_records = records(&fixture("seed_dog.json"));
     let typed = records(&fixture("typed_fields.json"));
-    let extended: Vec<StoredEvent> = dog_records
-        .iter()
-        .chain(&typed)
-        .map(with_unknown_keys)
-        .collect();
+    let extended: Vec<StoredEvent> =
+        dog_records.iter().chain(&typed).map(with_unknown_keys).collect();
     let app = app_with(&extended).await;
 
-    let dog = app
-        .repository()
-        .get::<Dog>(Dog::create_id("Fido"))
-        .await
-        .unwrap();
+    let dog = app.repository().get::<Dog>(Dog::create_id("Fido")).await.unwrap();
     assert_eq!(dog.tricks, ["roll over", "play dead"]);
     assert_eq!(dog.created_on(), timestamp_of(&dog_records[0]));
 
-    let account = app
-        .repository()
-        .get::<Account>(typed[0].originator_id)
-        .await
-        .unwrap();
+    let account = app.repository().get::<Account>(typed[0].originator_id).await.unwrap();
     assert_eq!(account.balance.to_string(), "10.55");
     assert_eq!(
         account.deposits[0].note,
         "caf\u{e9} \u{2615} \"quoted\" \\ back\nslash\ttab\u{1}ctrl"
     );
-    let clock = app
-        .repository()
-        .get::<Clock>(Clock::create_id())
-        .await
-        .unwrap();
+    let clock = app.repository().get::<Clock>(Clock::create_id()).await.unwrap();
     assert_eq!(clock.ticks.len(), 1);
 
     // Re-encoding writes only the known keys, in Python's order.
@@ -493,17 +405,11 @@ async fn unknown_keys_are_ignored() {
                 app.mapper().to_stored(&event).unwrap()
             }
             Some("Account") => {
-                let event = app
-                    .mapper()
-                    .to_domain::<AccountEvent>(extended, "Account")
-                    .unwrap();
+                let event = app.mapper().to_domain::<AccountEvent>(extended, "Account").unwrap();
                 app.mapper().to_stored(&event).unwrap()
             }
             _ => {
-                let event = app
-                    .mapper()
-                    .to_domain::<ClockEvent>(extended, "Clock")
-                    .unwrap();
+                let event = app.mapper().to_domain::<ClockEvent>(extended, "Clock").unwrap();
                 app.mapper().to_stored(&event).unwrap()
             }
         };
@@ -577,10 +483,7 @@ async fn python_decimal_forms_round_trip() {
         ("123456789012345678.0100", "123456789012345678.01"),
     ] {
         let state = python.replace(r#""_data_":"0.05""#, &format!(r#""_data_":"{text}""#));
-        let record = StoredEvent {
-            state: state.into_bytes(),
-            ..records[1].clone()
-        };
+        let record = StoredEvent { state: state.into_bytes(), ..records[1].clone() };
         let event = round_trip::<AccountEvent>(&app, &record, "Account");
         match event {
             AccountEvent::Deposited { amount, .. } => {
@@ -598,19 +501,13 @@ async fn python_decimal_forms_round_trip() {
         Vec::new(),
     );
     account.deposit(Decimal::new(1, 7), String::new(), Uuid::nil());
-    let stored = app
-        .mapper()
-        .to_stored(&account.pending_events()[1])
-        .unwrap();
+    let stored = app.mapper().to_stored(&account.pending_events()[1]).unwrap();
     assert!(
         utf8(&stored.state).contains(r#""amount":{"_type_":"decimal_str","_data_":"1E-7"}"#),
         "{}",
         utf8(&stored.state)
     );
-    let stored = app
-        .mapper()
-        .to_stored(&account.pending_events()[0])
-        .unwrap();
+    let stored = app.mapper().to_stored(&account.pending_events()[0]).unwrap();
     assert!(
         utf8(&stored.state).contains(
             r#""owner_id":{"_type_":"uuid_hex","_data_":"00000000000000000000000000000001"},"balance":{"_type_":"decimal_str","_data_":"0"},"opened_at":{"_type_":"datetime_iso","_data_":"2024-01-02T03:04:05+00:00"},"tags":[]}"#

@@ -36,9 +36,7 @@ impl DynamoConfig {
                 expected: "a table name".to_owned(),
             });
         }
-        let endpoint_url = env
-            .get("DYNAMO_ENDPOINT_URL")
-            .filter(|url| !url.trim().is_empty());
+        let endpoint_url = env.get("DYNAMO_ENDPOINT_URL").filter(|url| !url.trim().is_empty());
         let operation_timeout = match env.get_i64("DYNAMO_TIMEOUT_SECONDS")? {
             Some(seconds) if seconds > 0 => Duration::from_secs(seconds as u64),
             Some(seconds) => {
@@ -75,11 +73,7 @@ impl DynamoConfig {
                 if !has_any(&["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]) {
                     loader = loader.region(Region::new("us-east-1"));
                 }
-                if !has_any(&[
-                    "AWS_ACCESS_KEY_ID",
-                    "AWS_PROFILE",
-                    "AWS_WEB_IDENTITY_TOKEN_FILE",
-                ]) {
+                if !has_any(&["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"]) {
                     loader = loader.credentials_provider(Credentials::new(
                         "local",
                         "local",
@@ -107,9 +101,7 @@ fn is_loopback(url: &str) -> bool {
         None => host.rsplit_once(':').map_or(host, |(h, _)| h),
     };
     host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -134,14 +126,10 @@ mod tests {
 
     #[test]
     fn reads_prefixed_settings() {
-        let values = [
-            ("APP_DYNAMO_TABLE", "a"),
-            ("DYNAMO_TABLE", "b"),
-            ("CREATE_TABLE", "yes"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        let values = [("APP_DYNAMO_TABLE", "a"), ("DYNAMO_TABLE", "b"), ("CREATE_TABLE", "yes")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         let config = DynamoConfig::from_env(&Environment::isolated("App", values)).unwrap();
         assert_eq!(config.table, "a");
         assert!(config.create_table);

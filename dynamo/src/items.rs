@@ -28,27 +28,16 @@ pub fn tracking_partition(application_name: &str) -> String {
 pub type Item = HashMap<String, AttributeValue>;
 
 fn epoch_seconds() -> String {
-    eventsourcing_runtime::OffsetDateTime::now_utc()
-        .unix_timestamp()
-        .to_string()
+    eventsourcing_runtime::OffsetDateTime::now_utc().unix_timestamp().to_string()
 }
 
 /// An event item exactly as the Python package writes it.
 pub fn event_item(event: &StoredEvent) -> Item {
     HashMap::from([
-        (
-            HASH_KEY.to_owned(),
-            AttributeValue::S(event.originator_id.hyphenated().to_string()),
-        ),
-        (
-            RANGE_KEY.to_owned(),
-            AttributeValue::N(event.originator_version.to_string()),
-        ),
+        (HASH_KEY.to_owned(), AttributeValue::S(event.originator_id.hyphenated().to_string())),
+        (RANGE_KEY.to_owned(), AttributeValue::N(event.originator_version.to_string())),
         (TOPIC.to_owned(), AttributeValue::S(event.topic.clone())),
-        (
-            STATE.to_owned(),
-            AttributeValue::B(Blob::new(event.state.clone())),
-        ),
+        (STATE.to_owned(), AttributeValue::B(Blob::new(event.state.clone()))),
         (CREATED_AT.to_owned(), AttributeValue::N(epoch_seconds())),
     ])
 }
@@ -56,24 +45,12 @@ pub fn event_item(event: &StoredEvent) -> Item {
 /// A notification log item: the event again, under its position in the log.
 pub fn log_item(id: u64, event: &StoredEvent) -> Item {
     HashMap::from([
-        (
-            HASH_KEY.to_owned(),
-            AttributeValue::S(LOG_PARTITION.to_owned()),
-        ),
+        (HASH_KEY.to_owned(), AttributeValue::S(LOG_PARTITION.to_owned())),
         (RANGE_KEY.to_owned(), AttributeValue::N(id.to_string())),
-        (
-            EVENT_ID.to_owned(),
-            AttributeValue::S(event.originator_id.hyphenated().to_string()),
-        ),
-        (
-            EVENT_VERSION.to_owned(),
-            AttributeValue::N(event.originator_version.to_string()),
-        ),
+        (EVENT_ID.to_owned(), AttributeValue::S(event.originator_id.hyphenated().to_string())),
+        (EVENT_VERSION.to_owned(), AttributeValue::N(event.originator_version.to_string())),
         (TOPIC.to_owned(), AttributeValue::S(event.topic.clone())),
-        (
-            STATE.to_owned(),
-            AttributeValue::B(Blob::new(event.state.clone())),
-        ),
+        (STATE.to_owned(), AttributeValue::B(Blob::new(event.state.clone()))),
         (CREATED_AT.to_owned(), AttributeValue::N(epoch_seconds())),
     ])
 }
@@ -81,14 +58,8 @@ pub fn log_item(id: u64, event: &StoredEvent) -> Item {
 /// A tracking item.
 pub fn tracking_item(application_name: &str, notification_id: u64) -> Item {
     HashMap::from([
-        (
-            HASH_KEY.to_owned(),
-            AttributeValue::S(tracking_partition(application_name)),
-        ),
-        (
-            RANGE_KEY.to_owned(),
-            AttributeValue::N(notification_id.to_string()),
-        ),
+        (HASH_KEY.to_owned(), AttributeValue::S(tracking_partition(application_name))),
+        (RANGE_KEY.to_owned(), AttributeValue::N(notification_id.to_string())),
         (CREATED_AT.to_owned(), AttributeValue::N(epoch_seconds())),
     ])
 }
@@ -117,10 +88,7 @@ impl Reader<'_> {
     }
 
     fn fail(&self, item: &Item, problem: String) -> PersistenceError {
-        PersistenceError::Data {
-            location: self.location(item),
-            problem,
-        }
+        PersistenceError::Data { location: self.location(item), problem }
     }
 
     fn string<'i>(&self, item: &'i Item, name: &str) -> Result<&'i str, PersistenceError> {
@@ -128,10 +96,7 @@ impl Reader<'_> {
             Some(AttributeValue::S(value)) => Ok(value),
             Some(other) => Err(self.fail(
                 item,
-                format!(
-                    "attribute {name} should be a string (S), found {}",
-                    kind(other)
-                ),
+                format!("attribute {name} should be a string (S), found {}", kind(other)),
             )),
             None => Err(self.fail(item, format!("attribute {name} is missing"))),
         }
@@ -149,12 +114,8 @@ impl Reader<'_> {
 
     fn uuid(&self, item: &Item, name: &str) -> Result<Uuid, PersistenceError> {
         let text = self.string(item, name)?;
-        Uuid::parse_str(text).map_err(|e| {
-            self.fail(
-                item,
-                format!("attribute {name} is not a UUID ({text:?}: {e})"),
-            )
-        })
+        Uuid::parse_str(text)
+            .map_err(|e| self.fail(item, format!("attribute {name} is not a UUID ({text:?}: {e})")))
     }
 
     fn bytes(&self, item: &Item, name: &str) -> Result<Vec<u8>, PersistenceError> {
@@ -162,10 +123,7 @@ impl Reader<'_> {
             Some(AttributeValue::B(blob)) => Ok(blob.as_ref().to_vec()),
             Some(other) => Err(self.fail(
                 item,
-                format!(
-                    "attribute {name} should be binary (B), found {}",
-                    kind(other)
-                ),
+                format!("attribute {name} should be binary (B), found {}", kind(other)),
             )),
             None => Err(self.fail(item, format!("attribute {name} is missing"))),
         }

@@ -40,13 +40,7 @@ pub async fn open(env: Environment) -> Result<Recorders, ConfigError> {
     let config = DynamoConfig::from_env(&env)?;
     let recorder = DynamoRecorder::connect(config)
         .await
-        .map_err(|source| ConfigError::Store {
-            module: MODULE_NAME,
-            source,
-        })?;
+        .map_err(|source| ConfigError::Store { module: MODULE_NAME, source })?;
     let recorder = Arc::new(recorder);
-    Ok(Recorders {
-        snapshots: Arc::new(recorder.snapshots()),
-        events: recorder,
-    })
+    Ok(Recorders { snapshots: Arc::new(recorder.snapshots()), events: recorder })
 }

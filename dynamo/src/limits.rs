@@ -58,10 +58,7 @@ pub fn check(items: &[(Item, String)]) -> Result<(), PersistenceError> {
             limit: "bytes per transaction",
             actual: total,
             maximum: MAX_TRANSACTION_BYTES,
-            detail: format!(
-                "the {} items of this save are too large together",
-                items.len()
-            ),
+            detail: format!("the {} items of this save are too large together", items.len()),
         });
     }
     Ok(())

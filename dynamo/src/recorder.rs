@@ -69,28 +69,15 @@ impl DynamoRecorder {
     /// Connects, checks the table (creating it if configured to) and returns the recorder.
     pub async fn connect(config: DynamoConfig) -> Result<Self, PersistenceError> {
         let client = config.client().await;
-        table::ensure(
-            &client,
-            &config.table,
-            config.create_table,
-            config.operation_timeout,
-        )
-        .await?;
-        Ok(Self::with_client(
-            client,
-            config.table,
-            config.notification_log,
-        ))
+        table::ensure(&client, &config.table, config.create_table, config.operation_timeout)
+            .await?;
+        Ok(Self::with_client(client, config.table, config.notification_log))
     }
 
     /// A recorder on a table that is known to exist.
     pub fn with_client(client: Client, table: String, notification_log: bool) -> Self {
         DynamoRecorder {
-            inner: Arc::new(Inner {
-                client,
-                table,
-                last_notification_id: Mutex::new(None),
-            }),
+            inner: Arc::new(Inner { client, table, last_notification_id: Mutex::new(None) }),
             prefix: "",
             log: notification_log,
         }
@@ -98,11 +85,7 @@ impl DynamoRecorder {
 
     /// The recorder of snapshots in the same table (partition `#snapshot#<uuid>`, no log).
     pub fn snapshots(&self) -> Self {
-        DynamoRecorder {
-            inner: Arc::clone(&self.inner),
-            prefix: "#snapshot#",
-            log: false,
-        }
+        DynamoRecorder { inner: Arc::clone(&self.inner), prefix: "#snapshot#", log: false }
     }
 
     /// The table's name.
@@ -116,9 +99,7 @@ impl DynamoRecorder {
     }
 
     fn reader(&self) -> Reader<'_> {
-        Reader {
-            table: &self.inner.table,
-        }
+        Reader { table: &self.inner.table }
     }
 
     fn partition(&self, id: Uuid) -> String {
@@ -193,10 +174,7 @@ impl DynamoRecorder {
                 let remaining = limit.saturating_sub(items.len());
                 page = page.limit(i32::try_from(remaining).unwrap_or(i32::MAX));
             }
-            let output = page
-                .send()
-                .await
-                .map_err(|e| from_sdk(&self.inner.table, "Query", e))?;
+            let output = page.send().await.map_err(|e| from_sdk(&self.inner.table, "Query", e))?;
             items.extend(output.items.unwrap_or_default());
             start_key = output.last_evaluated_key.filter(|key| !key.is_empty());
             let full = limit.is_some_and(|limit| items.len() >= limit);
@@ -249,11 +227,7 @@ impl DynamoRecorder {
                         false => Err(WriteFailure::Condition(0)),
                     }
                 }
-                _ => Err(WriteFailure::Failed(from_sdk(
-                    &self.inner.table,
-                    "PutItem",
-                    error,
-                ))),
+                _ => Err(WriteFailure::Failed(from_sdk(&self.inner.table, "PutItem", error))),
             },
         }
     }
@@ -281,9 +255,7 @@ impl DynamoRecorder {
                 cancelled.cancellation_reasons().to_vec()
             }
             Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                return Err(WriteFailure::Transient(
-                    "transaction in progress".to_owned(),
-                ))
+                return Err(WriteFailure::Transient("transaction in progress".to_owned()))
             }
             _ => {
                 return Err(WriteFailure::Failed(from_sdk(
@@ -299,9 +271,7 @@ impl DynamoRecorder {
             .filter_map(|(index, reason)| reason.code().map(|code| (index, code)))
             .filter(|(_, code)| *code != "None")
             .collect();
-        if let Some((index, _)) = failed
-            .iter()
-            .find(|(_, code)| *code == "ConditionalCheckFailed")
+        if let Some((index, _)) = failed.iter().find(|(_, code)| *code == "ConditionalCheckFailed")
         {
             return Err(WriteFailure::Condition(*index));
         }
@@ -309,11 +279,9 @@ impl DynamoRecorder {
             Some((_, code)) if *code == "TransactionConflict" || code.contains("Throttl") => {
                 Err(WriteFailure::Transient((*code).to_owned()))
             }
-            _ => Err(WriteFailure::Failed(from_sdk(
-                &self.inner.table,
-                "TransactWriteItems",
-                error,
-            ))),
+            _ => {
+                Err(WriteFailure::Failed(from_sdk(&self.inner.table, "TransactWriteItems", error)))
+            }
         }
     }
 
@@ -361,20 +329,14 @@ impl DynamoRecorder {
             if let Some(tracking) = &tracking {
                 batch.push((
                     items::tracking_item(&tracking.application_name, tracking.notification_id),
-                    format!(
-                        "tracking {}:{}",
-                        tracking.application_name, tracking.notification_id
-                    ),
+                    format!("tracking {}:{}", tracking.application_name, tracking.notification_id),
                 ));
             }
             limits::check(&batch)?;
             let items: Vec<Item> = batch.into_iter().map(|(item, _)| item).collect();
             let outcome = match items.len() {
                 0 => return Ok(Vec::new()),
-                1 => {
-                    self.put_single(items.into_iter().next().unwrap_or_default())
-                        .await
-                }
+                1 => self.put_single(items.into_iter().next().unwrap_or_default()).await,
                 _ => self.transact(items).await,
             };
             let Err(failure) = outcome else {
@@ -445,10 +407,9 @@ impl AggregateRecorder for DynamoRecorder {
     ) -> Result<Vec<StoredEvent>, PersistenceError> {
         let range = match (query.gt, query.lte) {
             (Some(gt), Some(lte)) if gt >= lte => return Ok(Vec::new()),
-            (Some(gt), Some(lte)) => Some((
-                "#sk BETWEEN :lo AND :hi".to_owned(),
-                vec![(":lo", gt + 1), (":hi", lte)],
-            )),
+            (Some(gt), Some(lte)) => {
+                Some(("#sk BETWEEN :lo AND :hi".to_owned(), vec![(":lo", gt + 1), (":hi", lte)]))
+            }
             (Some(gt), None) => Some(("#sk > :gt".to_owned(), vec![(":gt", gt)])),
             (None, Some(lte)) => Some(("#sk <= :lte".to_owned(), vec![(":lte", lte)])),
             (None, None) => None,
@@ -456,18 +417,9 @@ impl AggregateRecorder for DynamoRecorder {
         if query.limit == Some(0) {
             return Ok(Vec::new());
         }
-        let items = self
-            .query(
-                self.partition(originator_id),
-                range,
-                query.desc,
-                query.limit,
-            )
-            .await?;
-        items
-            .into_iter()
-            .map(|item| self.read_event(item))
-            .collect()
+        let items =
+            self.query(self.partition(originator_id), range, query.desc, query.limit).await?;
+        items.into_iter().map(|item| self.read_event(item)).collect()
     }
 }
 
@@ -490,9 +442,8 @@ impl ApplicationRecorder for DynamoRecorder {
                 "#sk BETWEEN :start AND :stop".to_owned(),
                 vec![(":start", start), (":stop", stop)],
             ));
-            for item in self
-                .query(LOG_PARTITION.to_owned(), range, false, Some(query.limit))
-                .await?
+            for item in
+                self.query(LOG_PARTITION.to_owned(), range, false, Some(query.limit)).await?
             {
                 selected.push(reader.notification(&item)?);
             }
@@ -506,12 +457,7 @@ impl ApplicationRecorder for DynamoRecorder {
                 vec![(":start", next), (":stop", stop)],
             ));
             let page = self
-                .query(
-                    LOG_PARTITION.to_owned(),
-                    page_range,
-                    false,
-                    Some(query.limit.max(100)),
-                )
+                .query(LOG_PARTITION.to_owned(), page_range, false, Some(query.limit.max(100)))
                 .await?;
             let Some(last) = page.last() else { break };
             next = reader.position(last)?.saturating_add(1);
@@ -560,8 +506,7 @@ impl ProcessRecorder for DynamoRecorder {
     }
 
     async fn max_tracking_id(&self, application_name: &str) -> Result<u64, PersistenceError> {
-        self.last_position(items::tracking_partition(application_name))
-            .await
+        self.last_position(items::tracking_partition(application_name)).await
     }
 
     async fn has_tracking_id(
@@ -575,10 +520,7 @@ impl ProcessRecorder for DynamoRecorder {
             .get_item()
             .table_name(&self.inner.table)
             .consistent_read(true)
-            .key(
-                HASH_KEY,
-                AttributeValue::S(items::tracking_partition(application_name)),
-            )
+            .key(HASH_KEY, AttributeValue::S(items::tracking_partition(application_name)))
             .key(RANGE_KEY, AttributeValue::N(notification_id.to_string()))
             .send()
             .await

@@ -122,9 +122,7 @@ async fn create_table(client: &Client, table: &str) -> Result<(), PersistenceErr
         }
         // Another process created it first: fine, the caller checks it again.
         Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
             Ok(())
         }

@@ -124,13 +124,7 @@ impl AggregateImpl {
                 other => others.push(other),
             }
         }
-        Ok(AggregateImpl {
-            item,
-            self_ident,
-            events,
-            commands,
-            others,
-        })
+        Ok(AggregateImpl { item, self_ident, events, commands, others })
     }
 }
 
@@ -160,16 +154,11 @@ impl EventMethod {
                         Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
                             (pat.ident.clone(), None)
                         }
-                        other => (
-                            Ident::new("__invalid", other.span()),
-                            Some(other.to_token_stream()),
-                        ),
+                        other => {
+                            (Ident::new("__invalid", other.span()), Some(other.to_token_stream()))
+                        }
                     };
-                    params.push(Param {
-                        ident,
-                        ty: (*typed.ty).clone(),
-                        bad_pattern,
-                    });
+                    params.push(Param { ident, ty: (*typed.ty).clone(), bad_pattern });
                 }
             }
         }
@@ -186,14 +175,7 @@ impl EventMethod {
                 _ => Output::Other((**ty).clone()),
             },
         };
-        Ok(EventMethod {
-            attr,
-            args,
-            func,
-            receiver,
-            params,
-            output,
-        })
+        Ok(EventMethod { attr, args, func, receiver, params, output })
     }
 
     /// Whether this is the constructor, which records the "created" event.

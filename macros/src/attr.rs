@@ -119,11 +119,7 @@ impl Parse for AggregateArgs {
 impl EventArgs {
     /// Parses the arguments of one `#[event]` attribute (bare, or with a list).
     pub fn from_attribute(attr: &Attribute) -> syn::Result<Self> {
-        let mut out = EventArgs {
-            name: None,
-            topic: None,
-            aliases: Vec::new(),
-        };
+        let mut out = EventArgs { name: None, topic: None, aliases: Vec::new() };
         if matches!(attr.meta, syn::Meta::Path(_)) {
             return Ok(out);
         }
@@ -132,10 +128,7 @@ impl EventArgs {
             match arg {
                 Arg::Positional(name) if index == 0 => out.name = Some(name),
                 Arg::Positional(_) => {
-                    return Err(syn::Error::new_spanned(
-                        tokens,
-                        "the event name must come first",
-                    ))
+                    return Err(syn::Error::new_spanned(tokens, "the event name must come first"))
                 }
                 Arg::Topic(topic) => out.topic = Some(topic),
                 Arg::Aliases(aliases) => out.aliases = aliases,
@@ -153,8 +146,5 @@ impl EventArgs {
 
 /// Whether `attr` is `#[event]` or `#[event(...)]` (also through a path ending in `event`).
 pub fn is_event_attribute(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|segment| segment.ident == "event")
+    attr.path().segments.last().is_some_and(|segment| segment.ident == "event")
 }

@@ -74,8 +74,7 @@ fn expand_struct(
     }
     if adds_serde {
         let serde_path = format!("{}::serde", path_string(&private));
-        item.attrs
-            .push(syn::parse_quote!(#[serde(crate = #serde_path)]));
+        item.attrs.push(syn::parse_quote!(#[serde(crate = #serde_path)]));
     }
     let ident = &item.ident;
     let name = ident.to_string();
@@ -140,9 +139,7 @@ fn declaration(sig: &syn::Signature) -> syn::Signature {
 }
 
 fn is_lint_attribute(attr: &syn::Attribute) -> bool {
-    ["allow", "expect", "warn", "deny"]
-        .iter()
-        .any(|lint| attr.path().is_ident(lint))
+    ["allow", "expect", "warn", "deny"].iter().any(|lint| attr.path().is_ident(lint))
 }
 
 struct Generated {
@@ -161,9 +158,7 @@ impl Generated {
         let name = commands_trait(self_ident, vis)?;
         match self.trait_decls.iter_mut().find(|(n, _, _)| *n == name) {
             Some((_, _, decls)) => decls.push(decl),
-            None => self
-                .trait_decls
-                .push((name.clone(), vis.clone(), vec![decl])),
+            None => self.trait_decls.push((name.clone(), vis.clone(), vec![decl])),
         }
         match self.trait_impls.iter_mut().find(|(n, _)| *n == name) {
             Some((_, bodies)) => bodies.push(body),
@@ -205,10 +200,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
     let mut body_impls = Vec::new();
     let mut constructors = Vec::new();
     let mut field_checks = Vec::new();
-    let mut generated = Generated {
-        trait_decls: Vec::new(),
-        trait_impls: Vec::new(),
-    };
+    let mut generated = Generated { trait_decls: Vec::new(), trait_impls: Vec::new() };
 
     for (index, event) in aggregate.events.iter().enumerate() {
         let func = &event.func;
@@ -330,10 +322,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                     let ty = types::replace_result_ok(ty, syn::parse_quote!(#root));
                     (quote!(#ty), quote!(.map_err(#private::Rejected::downcast)))
                 }
-                _ => (
-                    quote!(#root),
-                    quote!(.unwrap_or_else(|__rejected| __rejected.unexpected())),
-                ),
+                _ => (quote!(#root), quote!(.unwrap_or_else(|__rejected| __rejected.unexpected()))),
             };
             constructors.push(quote! {
                 #(#outer_attrs)*
@@ -352,11 +341,8 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                 Output::Result(_) => quote!(.map_err(#private::Rejected::downcast)),
                 _ => quote!(.unwrap_or_else(|__rejected| __rejected.unexpected())),
             };
-            let docs: Vec<&syn::Attribute> = func
-                .attrs
-                .iter()
-                .filter(|a| a.path().is_ident("doc"))
-                .collect();
+            let docs: Vec<&syn::Attribute> =
+                func.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
             let command_sig = &func.sig;
             generated.push(
                 self_ident,
@@ -373,15 +359,10 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
     }
 
     for command in &aggregate.commands {
-        let docs: Vec<&syn::Attribute> = command
-            .attrs
-            .iter()
-            .filter(|a| a.path().is_ident("doc"))
-            .collect();
+        let docs: Vec<&syn::Attribute> =
+            command.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
         let decl = declaration(&command.sig);
-        let ImplItemFn {
-            attrs, sig, block, ..
-        } = command;
+        let ImplItemFn { attrs, sig, block, .. } = command;
         generated.push(
             self_ident,
             &command.vis,

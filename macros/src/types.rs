@@ -33,9 +33,7 @@ pub fn is_python_transcoded(ty: &Type) -> bool {
     };
     match segment.ident.to_string().as_str() {
         "Uuid" | "Decimal" | "OffsetDateTime" => true,
-        "Option" | "Vec" => generic_types(segment)
-            .next()
-            .is_some_and(is_python_transcoded),
+        "Option" | "Vec" => generic_types(segment).next().is_some_and(is_python_transcoded),
         _ => false,
     }
 }
@@ -89,10 +87,8 @@ pub fn replace_result_ok(ty: &Type, replacement: Type) -> Type {
     if let Type::Path(path) = &mut ty {
         if let Some(segment) = path.path.segments.last_mut() {
             if let PathArguments::AngleBracketed(args) = &mut segment.arguments {
-                if let Some(GenericArgument::Type(first)) = args
-                    .args
-                    .iter_mut()
-                    .find(|arg| matches!(arg, GenericArgument::Type(_)))
+                if let Some(GenericArgument::Type(first)) =
+                    args.args.iter_mut().find(|arg| matches!(arg, GenericArgument::Type(_)))
                 {
                     *first = replacement;
                 }

@@ -6,24 +6,12 @@ use quote::ToTokens;
 use std::collections::HashMap;
 
 /// Field names that Python's eventsourcing keeps for itself in every stored event.
-const RESERVED_FIELDS: &[&str] = &[
-    "originator_id",
-    "originator_version",
-    "originator_topic",
-    "timestamp",
-    "class_version",
-];
+const RESERVED_FIELDS: &[&str] =
+    &["originator_id", "originator_version", "originator_topic", "timestamp", "class_version"];
 
 /// Methods of `Root<A>` that a command of the same name would hide.
-const ROOT_METHODS: &[&str] = &[
-    "id",
-    "version",
-    "created_on",
-    "modified_on",
-    "pending_events",
-    "collect_events",
-    "state",
-];
+const ROOT_METHODS: &[&str] =
+    &["id", "version", "created_on", "modified_on", "pending_events", "collect_events", "state"];
 
 const GENERIC_AGGREGATE: &str =
     "generic aggregates are not supported: an aggregate's state and events are stored, so their types must be concrete";

@@ -66,20 +66,12 @@ pub struct Setting {
 impl Environment {
     /// The environment of application `name`: the process environment, overridden by `overrides`.
     pub fn new(name: &str, overrides: HashMap<String, String>) -> Self {
-        Environment {
-            prefix: name.to_uppercase(),
-            overrides,
-            read_process: true,
-        }
+        Environment { prefix: name.to_uppercase(), overrides, read_process: true }
     }
 
     /// Only `values`, ignoring the process environment (for tests and embedding).
     pub fn isolated(name: &str, values: HashMap<String, String>) -> Self {
-        Environment {
-            prefix: name.to_uppercase(),
-            overrides: values,
-            read_process: false,
-        }
+        Environment { prefix: name.to_uppercase(), overrides: values, read_process: false }
     }
 
     fn lookup(&self, variable: &str) -> Option<String> {
@@ -97,10 +89,7 @@ impl Environment {
         let prefixed = format!("{}_{key}", self.prefix);
         for variable in [prefixed.as_str(), key] {
             if let Some(value) = self.lookup(variable) {
-                return Some(Setting {
-                    variable: variable.to_owned(),
-                    value,
-                });
+                return Some(Setting { variable: variable.to_owned(), value });
             }
         }
         None
@@ -113,10 +102,8 @@ impl Environment {
 
     /// A value that must be set.
     pub fn require(&self, key: &str, hint: &str) -> Result<Setting, ConfigError> {
-        self.setting(key).ok_or_else(|| ConfigError::Missing {
-            variable: key.to_owned(),
-            hint: hint.to_owned(),
-        })
+        self.setting(key)
+            .ok_or_else(|| ConfigError::Missing { variable: key.to_owned(), hint: hint.to_owned() })
     }
 
     /// A yes/no value, spelled as Python's `strtobool` accepts: y, yes, t, true, on, 1 /
@@ -141,16 +128,11 @@ impl Environment {
         let Some(setting) = self.setting(key) else {
             return Ok(None);
         };
-        setting
-            .value
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| ConfigError::Invalid {
-                variable: setting.variable,
-                value: setting.value,
-                expected: "an integer".to_owned(),
-            })
+        setting.value.trim().parse().map(Some).map_err(|_| ConfigError::Invalid {
+            variable: setting.variable,
+            value: setting.value,
+            expected: "an integer".to_owned(),
+        })
     }
 }
 
@@ -159,19 +141,13 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Environment {
-        let values = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let values = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Environment::isolated("TrainingSchool", values)
     }
 
     #[test]
     fn prefixed_variable_wins() {
-        let env = env(&[
-            ("PERSISTENCE_MODULE", "a"),
-            ("TRAININGSCHOOL_PERSISTENCE_MODULE", "b"),
-        ]);
+        let env = env(&[("PERSISTENCE_MODULE", "a"), ("TRAININGSCHOOL_PERSISTENCE_MODULE", "b")]);
         let setting = env.setting("PERSISTENCE_MODULE").unwrap();
         assert_eq!(setting.value, "b");
         assert_eq!(setting.variable, "TRAININGSCHOOL_PERSISTENCE_MODULE");

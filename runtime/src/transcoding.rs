@@ -59,11 +59,7 @@ fn untag<'de, D: Deserializer<'de>>(
     impl<'de> Visitor<'de> for Tagged {
         type Value = String;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            write!(
-                f,
-                "{{\"_type_\": \"{}\", \"_data_\": ...}} or a string",
-                self.0
-            )
+            write!(f, "{{\"_type_\": \"{}\", \"_data_\": ...}} or a string", self.0)
         }
         fn visit_str<E: de::Error>(self, value: &str) -> Result<String, E> {
             Ok(value.to_owned())
@@ -84,9 +80,7 @@ fn untag<'de, D: Deserializer<'de>>(
                     "expected a {} value, found _type_ {kind:?}",
                     self.0
                 ))),
-                _ => Err(de::Error::custom(
-                    "a Python custom value needs _type_ and _data_",
-                )),
+                _ => Err(de::Error::custom("a Python custom value needs _type_ and _data_")),
             }
         }
     }
@@ -95,11 +89,7 @@ fn untag<'de, D: Deserializer<'de>>(
 
 impl ToPy for Uuid {
     fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        tagged(
-            serializer,
-            "uuid_hex",
-            self.simple().encode_lower(&mut Uuid::encode_buffer()),
-        )
+        tagged(serializer, "uuid_hex", self.simple().encode_lower(&mut Uuid::encode_buffer()))
     }
 }
 
@@ -183,14 +173,8 @@ const ISO_PARSE_NAIVE: &[BorrowedFormatItem<'_>] = format_description!(
 /// `datetime.isoformat()` of a timestamp: `2026-11-27T01:52:58.078379+00:00`, without the
 /// fraction when it is zero.
 pub fn format_iso(timestamp: &OffsetDateTime) -> String {
-    let format = if timestamp.nanosecond() / 1_000 == 0 {
-        ISO_SECONDS
-    } else {
-        ISO_MICROS
-    };
-    timestamp
-        .format(format)
-        .unwrap_or_else(|_| timestamp.unix_timestamp().to_string())
+    let format = if timestamp.nanosecond() / 1_000 == 0 { ISO_SECONDS } else { ISO_MICROS };
+    timestamp.format(format).unwrap_or_else(|_| timestamp.unix_timestamp().to_string())
 }
 
 /// Reads what `datetime.isoformat()` writes (a `Z` suffix too; no offset means UTC).
@@ -267,10 +251,7 @@ impl<T: ToPy> ToPy for Vec<T> {
 
 impl<T: FromPy> FromPy for Vec<T> {
     fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Vec::<FromPyValue<T>>::deserialize(deserializer)?
-            .into_iter()
-            .map(|v| v.0)
-            .collect())
+        Ok(Vec::<FromPyValue<T>>::deserialize(deserializer)?.into_iter().map(|v| v.0).collect())
     }
 }
 
@@ -351,15 +332,10 @@ mod tests {
             ("123456789.123456789", "123456789.123456789"),
         ] {
             let stored = format!(r#"{{"_type_":"decimal_str","_data_":"{text}"}}"#);
-            let value = serde_json::from_str::<FromPyValue<Decimal>>(&stored)
-                .unwrap()
-                .0;
+            let value = serde_json::from_str::<FromPyValue<Decimal>>(&stored).unwrap().0;
             assert_eq!(decimal_str(&value), python, "{text}");
             let json = serde_json::to_string(&AsPy(&value)).unwrap();
-            assert_eq!(
-                json,
-                format!(r#"{{"_type_":"decimal_str","_data_":"{python}"}}"#)
-            );
+            assert_eq!(json, format!(r#"{{"_type_":"decimal_str","_data_":"{python}"}}"#));
             let back: FromPyValue<Decimal> = serde_json::from_str(&json).unwrap();
             assert_eq!(back.0, value);
             assert_eq!(decimal_str(&back.0), python, "{text} read back");
@@ -369,12 +345,7 @@ mod tests {
     #[test]
     fn rejects_wrong_custom_types() {
         let wrong = r#"{"_type_":"decimal_str","_data_":"1"}"#;
-        let error = serde_json::from_str::<FromPyValue<Uuid>>(wrong)
-            .err()
-            .unwrap();
-        assert!(
-            error.to_string().contains("expected a uuid_hex value"),
-            "{error}"
-        );
+        let error = serde_json::from_str::<FromPyValue<Uuid>>(wrong).err().unwrap();
+        assert!(error.to_string().contains("expected a uuid_hex value"), "{error}");
     }
 }

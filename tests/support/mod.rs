@@ -35,10 +35,7 @@ pub fn unique_table(prefix: &str) -> String {
 /// Environment values for an application on a fresh DynamoDB table.
 pub fn dynamo_env(endpoint: &str, table: &str) -> HashMap<String, String> {
     HashMap::from([
-        (
-            "PERSISTENCE_MODULE".to_owned(),
-            "eventsourcing_dynamodb".to_owned(),
-        ),
+        ("PERSISTENCE_MODULE".to_owned(), "eventsourcing_dynamodb".to_owned()),
         ("DYNAMO_ENDPOINT_URL".to_owned(), endpoint.to_owned()),
         ("DYNAMO_TABLE".to_owned(), table.to_owned()),
         ("CREATE_TABLE".to_owned(), "true".to_owned()),
@@ -60,9 +57,7 @@ pub async fn dynamo_recorder_on(endpoint: &str, table: &str, log: bool) -> Dynam
         notification_log: log,
         operation_timeout: Duration::from_secs(30),
     };
-    DynamoRecorder::connect(config)
-        .await
-        .expect("connect to local DynamoDB")
+    DynamoRecorder::connect(config).await.expect("connect to local DynamoDB")
 }
 
 /// An in-memory recorder.

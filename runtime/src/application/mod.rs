@@ -83,9 +83,7 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("Application").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -240,11 +238,7 @@ impl Application {
                 Ok(_) => return Ok(outcome),
                 Err(Error::Persistence(error)) if error.is_conflict() => {
                     if attempt >= attempts {
-                        return Err(Error::RetriesExhausted {
-                            id,
-                            attempts: attempt,
-                            last: error,
-                        });
+                        return Err(Error::RetriesExhausted { id, attempts: attempt, last: error });
                     }
                     tracing::debug!(%id, attempt, "conflict; retrying command");
                     tokio::time::sleep(jitter(delay)).await;

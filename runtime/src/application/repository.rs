@@ -34,20 +34,14 @@ impl Repository {
 
     /// Whether an aggregate with this id exists.
     pub async fn contains(&self, id: Uuid) -> Result<bool> {
-        let query = EventQuery {
-            limit: Some(1),
-            ..EventQuery::default()
-        };
+        let query = EventQuery { limit: Some(1), ..EventQuery::default() };
         Ok(!self.events.select_events(id, query).await?.is_empty())
     }
 
     /// Brings `root` up to date with the events stored after its version. It must have no
     /// pending events (their versions would clash with the stored ones).
     pub async fn catch_up<A: Aggregate>(&self, root: &mut Root<A>) -> Result<()> {
-        let query = EventQuery {
-            gt: Some(root.version()),
-            ..EventQuery::default()
-        };
+        let query = EventQuery { gt: Some(root.version()), ..EventQuery::default() };
         let stored = self.events.select_events(root.id(), query).await?;
         self.replay_onto(root, &stored)
     }
@@ -58,9 +52,7 @@ impl Repository {
         stored: &[crate::persistence::StoredEvent],
     ) -> Result<()> {
         for stored in stored {
-            let event = self
-                .mapper
-                .to_domain::<A::Event>(stored, <A as AggregateState>::NAME)?;
+            let event = self.mapper.to_domain::<A::Event>(stored, <A as AggregateState>::NAME)?;
             root.replay(event).map_err(|r| Error::Replay {
                 id: root.id(),
                 version: stored.originator_version,
@@ -75,17 +67,12 @@ impl Repository {
         if version == Some(0) {
             return Err(not_found());
         }
-        let query = EventQuery {
-            lte: version,
-            ..EventQuery::default()
-        };
+        let query = EventQuery { lte: version, ..EventQuery::default() };
         let stored = self.events.select_events(id, query).await?;
         let Some(first) = stored.first() else {
             return Err(not_found());
         };
-        let event = self
-            .mapper
-            .to_domain::<A::Event>(first, <A as AggregateState>::NAME)?;
+        let event = self.mapper.to_domain::<A::Event>(first, <A as AggregateState>::NAME)?;
         let mut root = Root::<A>::replay_created(event).map_err(|r| Error::Replay {
             id,
             version: first.originator_version,

@@ -13,18 +13,12 @@ pub struct Rejected {
 impl Rejected {
     /// Wraps the error returned by an event body.
     pub fn new<E: fmt::Debug + Send + 'static>(error: E) -> Self {
-        Rejected {
-            message: format!("{error:?}"),
-            error: Some(Box::new(error)),
-        }
+        Rejected { message: format!("{error:?}"), error: Some(Box::new(error)) }
     }
 
     /// A created event applied to an existing aggregate, or another event used to create one.
     pub fn misplaced(message: &str) -> Self {
-        Rejected {
-            message: message.to_owned(),
-            error: None,
-        }
+        Rejected { message: message.to_owned(), error: None }
     }
 
     /// The text of the error.
@@ -39,19 +33,13 @@ impl Rejected {
     pub fn downcast<E: 'static>(self) -> E {
         match self.error.map(|error| error.downcast::<E>()) {
             Some(Ok(error)) => *error,
-            _ => panic!(
-                "internal error: event body error of unexpected type: {}",
-                self.message
-            ),
+            _ => panic!("internal error: event body error of unexpected type: {}", self.message),
         }
     }
 
     /// For bodies that cannot fail: reaching this is a bug in the generated code.
     pub fn unexpected<T>(self) -> T {
-        panic!(
-            "internal error: an infallible event body failed: {}",
-            self.message
-        )
+        panic!("internal error: an infallible event body failed: {}", self.message)
     }
 }
 

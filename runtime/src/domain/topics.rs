@@ -30,9 +30,7 @@ impl EventTopics {
                 None => format!("{aggregate}.{}", spec.name),
             };
             for alias in aggregate_aliases {
-                readable
-                    .entry(format!("{alias}.{}", spec.name))
-                    .or_insert(index);
+                readable.entry(format!("{alias}.{}", spec.name)).or_insert(index);
             }
             for alias in spec.aliases {
                 readable.insert((*alias).to_owned(), index);
@@ -40,11 +38,7 @@ impl EventTopics {
             readable.insert(topic.clone(), index);
             written.push(topic);
         }
-        EventTopics {
-            names: specs.iter().map(|spec| spec.name).collect(),
-            written,
-            readable,
-        }
+        EventTopics { names: specs.iter().map(|spec| spec.name).collect(), written, readable }
     }
 
     /// The topic the named event is written under.
@@ -84,16 +78,8 @@ mod tests {
             "seed:Dog",
             &["old:Dog"],
             &[
-                EventTopicSpec {
-                    name: "Registered",
-                    topic: None,
-                    aliases: &[],
-                },
-                EventTopicSpec {
-                    name: "TrickAdded",
-                    topic: Some("x:Y"),
-                    aliases: &["z:W"],
-                },
+                EventTopicSpec { name: "Registered", topic: None, aliases: &[] },
+                EventTopicSpec { name: "TrickAdded", topic: Some("x:Y"), aliases: &["z:W"] },
             ],
         );
         assert_eq!(topics.topic_of("Registered"), "seed:Dog.Registered");

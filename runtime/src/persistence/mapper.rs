@@ -17,15 +17,12 @@ impl Mapper {
     /// Encodes one event.
     pub fn to_stored<E: Event>(&self, event: &DomainEvent<E>) -> Result<StoredEvent, EncodeError> {
         let mut state = Vec::with_capacity(128);
-        event
-            .payload
-            .encode_state(&event.timestamp, &mut state)
-            .map_err(|error| EncodeError {
-                originator_id: event.originator_id,
-                originator_version: event.originator_version,
-                topic: event.payload.topic().to_owned(),
-                message: error.to_string(),
-            })?;
+        event.payload.encode_state(&event.timestamp, &mut state).map_err(|error| EncodeError {
+            originator_id: event.originator_id,
+            originator_version: event.originator_version,
+            topic: event.payload.topic().to_owned(),
+            message: error.to_string(),
+        })?;
         Ok(StoredEvent {
             originator_id: event.originator_id,
             originator_version: event.originator_version,

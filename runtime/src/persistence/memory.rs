@@ -41,9 +41,7 @@ impl InMemoryRecorder {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave a half-written batch: inserts check
         // everything before changing anything.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn insert(
@@ -114,20 +112,14 @@ impl AggregateRecorder for InMemoryRecorder {
         let Some(versions) = inner.aggregates.get(&originator_id) else {
             return Ok(Vec::new());
         };
-        let lower = query
-            .gt
-            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        let upper = query
-            .lte
-            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
+        let lower = query.gt.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let upper = query.lte.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
         if let (Some(gt), Some(lte)) = (query.gt, query.lte) {
             if gt >= lte {
                 return Ok(Vec::new());
             }
         }
-        let range = versions
-            .range((lower, upper))
-            .map(|(_, event)| StoredEvent::clone(event));
+        let range = versions.range((lower, upper)).map(|(_, event)| StoredEvent::clone(event));
         let limit = query.limit.unwrap_or(usize::MAX);
         Ok(match query.desc {
             true => range.rev().take(limit).collect(),
@@ -158,10 +150,7 @@ impl ApplicationRecorder for InMemoryRecorder {
             if !query.topics.is_empty() && !query.topics.contains(&event.topic) {
                 continue;
             }
-            selected.push(Notification {
-                id,
-                event: StoredEvent::clone(event),
-            });
+            selected.push(Notification { id, event: StoredEvent::clone(event) });
             if selected.len() == query.limit {
                 break;
             }

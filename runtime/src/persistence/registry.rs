@@ -45,9 +45,7 @@ inventory::submit! {
 
 /// Opens the store `PERSISTENCE_MODULE` names (in-memory when unset).
 pub async fn open_recorders(env: &Environment) -> Result<Recorders, ConfigError> {
-    let Some(setting) = env
-        .setting("PERSISTENCE_MODULE")
-        .filter(|s| !s.value.trim().is_empty())
+    let Some(setting) = env.setting("PERSISTENCE_MODULE").filter(|s| !s.value.trim().is_empty())
     else {
         return Ok(super::memory::recorders());
     };
