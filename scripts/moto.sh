@@ -8,7 +8,7 @@ case "${1:-}" in
   start)
     python="$("$root/scripts/venv.sh")"
     port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    log="${MOTO_LOG:-$root/target/moto.log}"
+    log="${MOTO_LOG:-$root/target/moto-$port.log}"
     mkdir -p "$(dirname "$log")"
     # One request at a time: see scripts/moto_serial.py for why.
     "$python" "$root/scripts/moto_serial.py" 127.0.0.1 "$port" >"$log" 2>&1 &

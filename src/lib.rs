@@ -45,6 +45,9 @@ pub use eventsourcing_dynamo as dynamodb;
 /// Everything an application needs: `use eventsourcing_dynamodb::prelude::*;`.
 pub mod prelude {
     pub use eventsourcing_macros::{aggregate, event};
+    pub use eventsourcing_runtime::system::{
+        Notified, Policy, ProcessApplication, Processing, System,
+    };
     pub use eventsourcing_runtime::{
         Aggregate, Application, DomainEvent, Error, Result, RetryPolicy, Root, Uuid,
     };

@@ -98,3 +98,37 @@ fn bench_runs_in_memory_and_on_dynamodb() {
         .unwrap();
     bench_line(&check(output), 12);
 }
+
+const COUNTS: &str = "roll over: 3\nplay dead: 1\nsit: 2";
+
+#[test]
+fn system_example_runs_in_memory() {
+    let stdout = check(example("training_school_system").output().unwrap());
+    assert_eq!(stdout.trim(), COUNTS);
+}
+
+#[test]
+fn system_example_runs_on_dynamodb() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let output = example("training_school_system")
+        .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
+        .env("DYNAMO_ENDPOINT_URL", &endpoint)
+        .env("DYNAMO_TABLE", unique_table("system"))
+        .env("CREATE_TABLE", "true")
+        .output()
+        .unwrap();
+    assert_eq!(check(output).trim(), COUNTS);
+}
+
+#[test]
+fn generate_cipher_key_prints_a_usable_key() {
+    let stdout = check(example("generate_cipher_key").output().unwrap());
+    let key = stdout.trim().lines().last().unwrap_or_default();
+    let output = example("training_school")
+        .env("CIPHER_TOPIC", "eventsourcing.cipher:AESCipher")
+        .env("CIPHER_KEY", key)
+        .env("COMPRESSOR_TOPIC", "eventsourcing.compressor:ZlibCompressor")
+        .output()
+        .unwrap();
+    assert_eq!(check(output).trim(), r#"["roll over", "play dead"]"#);
+}

@@ -57,8 +57,11 @@ impl DynamoConfig {
         })
     }
 
-    /// A DynamoDB client for this configuration.
-    pub async fn client(&self) -> aws_sdk_dynamodb::Client {
+    /// A DynamoDB client for this configuration, counting its requests in `counter`.
+    pub async fn client(
+        &self,
+        counter: &crate::metrics::RequestCounter,
+    ) -> aws_sdk_dynamodb::Client {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(3))
             .operation_attempt_timeout(self.operation_timeout.min(Duration::from_secs(10)))
@@ -84,7 +87,10 @@ impl DynamoConfig {
                 }
             }
         }
-        aws_sdk_dynamodb::Client::new(&loader.load().await)
+        let shared = loader.load().await;
+        let config =
+            aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(counter.clone()).build();
+        aws_sdk_dynamodb::Client::from_conf(config)
     }
 }
 

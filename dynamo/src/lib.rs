@@ -14,10 +14,12 @@ mod config;
 mod errors;
 mod items;
 mod limits;
+mod metrics;
 mod recorder;
 mod table;
 
 pub use config::DynamoConfig;
+pub use metrics::RequestCounter;
 pub use recorder::DynamoRecorder;
 
 use eventsourcing_runtime::environment::{ConfigError, Environment};

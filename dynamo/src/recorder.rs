@@ -6,9 +6,7 @@ use crate::items::{self, Item, Reader, HASH_KEY, LOG_PARTITION, RANGE_KEY};
 use crate::{limits, table};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use eventsourcing_runtime::persistence::{
     check_batch, AggregateRecorder, ApplicationRecorder, EventQuery, Notification,
@@ -18,10 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use uuid::Uuid;
-
-/// How often a save is retried internally when another process took the same notification
-/// ids first (or DynamoDB reports a transaction conflict) before it gives up.
-const SEQUENCE_ATTEMPTS: u32 = 100;
 
 /// The events of one table, with its notification log and tracking records.
 ///
@@ -43,6 +37,10 @@ struct Inner {
     /// The highest notification id known to be committed; `None` when it must be re-read.
     /// Held across a logged write so that this process allocates ids one save at a time.
     last_notification_id: Mutex<Option<u64>>,
+    /// How long a save keeps retrying when other processes take its notification ids first.
+    claim_timeout: Duration,
+    /// Requests sent by the client (when it was built by [`DynamoRecorder::connect`]).
+    requests: crate::metrics::RequestCounter,
 }
 
 impl std::fmt::Debug for DynamoRecorder {
@@ -68,16 +66,43 @@ enum WriteFailure {
 impl DynamoRecorder {
     /// Connects, checks the table (creating it if configured to) and returns the recorder.
     pub async fn connect(config: DynamoConfig) -> Result<Self, PersistenceError> {
-        let client = config.client().await;
+        let requests = crate::metrics::RequestCounter::default();
+        let client = config.client(&requests).await;
         table::ensure(&client, &config.table, config.create_table, config.operation_timeout)
             .await?;
-        Ok(Self::with_client(client, config.table, config.notification_log))
+        let mut recorder = Self::with_claim_timeout(
+            client,
+            config.table,
+            config.notification_log,
+            config.operation_timeout,
+        );
+        if let Some(inner) = Arc::get_mut(&mut recorder.inner) {
+            inner.requests = requests;
+        }
+        Ok(recorder)
     }
 
     /// A recorder on a table that is known to exist.
     pub fn with_client(client: Client, table: String, notification_log: bool) -> Self {
+        Self::with_claim_timeout(client, table, notification_log, Duration::from_secs(30))
+    }
+
+    /// A recorder that retries claiming notification ids (when other processes keep taking
+    /// them first) for at most `claim_timeout` before giving up with an operational error.
+    pub fn with_claim_timeout(
+        client: Client,
+        table: String,
+        notification_log: bool,
+        claim_timeout: Duration,
+    ) -> Self {
         DynamoRecorder {
-            inner: Arc::new(Inner { client, table, last_notification_id: Mutex::new(None) }),
+            inner: Arc::new(Inner {
+                client,
+                table,
+                last_notification_id: Mutex::new(None),
+                claim_timeout,
+                requests: crate::metrics::RequestCounter::default(),
+            }),
             prefix: "",
             log: notification_log,
         }
@@ -96,6 +121,12 @@ impl DynamoRecorder {
     /// The SDK client.
     pub fn client(&self) -> &Client {
         &self.inner.client
+    }
+
+    /// How many requests this recorder's client has sent (SDK retries included), when it
+    /// was built by [`DynamoRecorder::connect`].
+    pub fn requests(&self) -> u64 {
+        self.inner.requests.get()
     }
 
     fn reader(&self) -> Reader<'_> {
@@ -192,43 +223,89 @@ impl DynamoRecorder {
         }
     }
 
-    /// Writes one item with a conditional `PutItem`. A failed condition whose existing item
-    /// equals ours is our own earlier attempt (retried by the SDK after a lost response).
+    /// Writes one item with a conditional `PutItem`.
     async fn put_single(&self, item: Item) -> Result<(), WriteFailure> {
         let result = self
             .inner
             .client
             .put_item()
             .table_name(&self.inner.table)
-            .set_item(Some(item.clone()))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", HASH_KEY)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) => match error.as_service_error() {
-                Some(service) if service.is_conditional_check_failed_exception() => {
-                    let existing = match service {
-                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e) => e.item(),
-                        _ => None,
-                    };
-                    // Event states carry a microsecond timestamp, so an equal state is ours.
-                    // Tracking items carry nothing to compare: "already tracked" is the answer.
-                    let ours = existing.is_some_and(|old| {
-                        item.contains_key("state")
-                            && ["topic", "state"]
-                                .iter()
-                                .all(|name| old.get(*name) == item.get(*name))
-                    });
-                    match ours {
-                        true => Ok(()),
-                        false => Err(WriteFailure::Condition(0)),
-                    }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(WriteFailure::Condition(0))
+            }
+            Err(error) => Err(WriteFailure::Failed(from_sdk(&self.inner.table, "PutItem", error))),
+        }
+    }
+
+    async fn get(
+        &self,
+        partition: String,
+        position: u64,
+    ) -> Result<Option<Item>, PersistenceError> {
+        let output = self
+            .inner
+            .client
+            .get_item()
+            .table_name(&self.inner.table)
+            .consistent_read(true)
+            .key(HASH_KEY, AttributeValue::S(partition))
+            .key(RANGE_KEY, AttributeValue::N(position.to_string()))
+            .send()
+            .await
+            .map_err(|e| from_sdk(&self.inner.table, "GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// Whether this very write is already stored: then a condition that "failed" was hit by
+    /// our own earlier attempt, committed but with its response lost (the SDK retried it).
+    /// Proof: every event is stored byte for byte (states carry microsecond timestamps), each
+    /// under the notification id this attempt claimed, and the tracking record exists.
+    /// The event whose condition failed is checked first, so real conflicts cost one read.
+    async fn is_own_write(
+        &self,
+        failed: usize,
+        events: &[StoredEvent],
+        ids: &[u64],
+        tracking: Option<&Tracking>,
+    ) -> Result<bool, PersistenceError> {
+        let order = std::iter::once(failed).chain((0..events.len()).filter(|i| *i != failed));
+        for index in order {
+            let event = &events[index];
+            let Some(item) =
+                self.get(self.partition(event.originator_id), event.originator_version).await?
+            else {
+                return Ok(false);
+            };
+            if self.read_event(item).ok().as_ref() != Some(event) {
+                return Ok(false);
+            }
+            if let Some(&id) = ids.get(index) {
+                let Some(entry) = self.get(LOG_PARTITION.to_owned(), id).await? else {
+                    return Ok(false);
+                };
+                let ours = self.reader().notification(&entry).is_ok_and(|n| n.event == *event);
+                if !ours {
+                    return Ok(false);
                 }
-                _ => Err(WriteFailure::Failed(from_sdk(&self.inner.table, "PutItem", error))),
-            },
+            }
+        }
+        match tracking {
+            Some(t) => Ok(self
+                .get(items::tracking_partition(&t.application_name), t.notification_id)
+                .await?
+                .is_some()),
+            None => Ok(true),
         }
     }
 
@@ -298,6 +375,7 @@ impl DynamoRecorder {
         };
         let mut attempt = 0;
         let mut pause = Duration::from_millis(5);
+        let started = std::time::Instant::now();
         loop {
             attempt += 1;
             let last = match guard.as_deref_mut() {
@@ -354,16 +432,26 @@ impl DynamoRecorder {
                     return Err(error);
                 }
                 WriteFailure::Condition(index) if index < events.len() => {
+                    if self.is_own_write(index, &events, &ids, tracking.as_ref()).await? {
+                        // The whole transaction committed atomically, with these ids.
+                        if let (Some(cached), Some(&max)) = (guard.as_deref_mut(), ids.last()) {
+                            *cached = Some(max);
+                        }
+                        return Ok(ids);
+                    }
                     return Err(PersistenceError::Conflict {
                         originator_id: events[index].originator_id,
                         originator_version: events[index].originator_version,
-                    })
+                    });
                 }
                 WriteFailure::Condition(index) if index < events.len() + ids.len() => {
-                    // Another process advanced the log: re-read its end and try again.
+                    // Another process advanced the log: re-read its end and try again, after
+                    // a random pause so that racing processes do not keep colliding.
                     if let Some(cached) = guard.as_deref_mut() {
                         *cached = None;
                     }
+                    tokio::time::sleep(pause.mul_f64(fastrand::f64())).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
                 }
                 WriteFailure::Condition(_) => {
                     let (application_name, notification_id) = tracking
@@ -383,10 +471,13 @@ impl DynamoRecorder {
                     pause = (pause * 2).min(Duration::from_millis(500));
                 }
             }
-            if attempt >= SEQUENCE_ATTEMPTS {
+            if started.elapsed() >= self.inner.claim_timeout {
                 return Err(PersistenceError::Operational {
                     operation: format!("TransactWriteItems on table {}", self.inner.table),
-                    message: format!("gave up after {attempt} attempts to claim notification ids"),
+                    message: format!(
+                        "gave up after {attempt} attempts in {:?}: other writers kept taking the next notification ids",
+                        started.elapsed()
+                    ),
                     source: None,
                 });
             }
@@ -398,6 +489,10 @@ impl DynamoRecorder {
 impl AggregateRecorder for DynamoRecorder {
     async fn insert_events(&self, events: Vec<StoredEvent>) -> Result<Vec<u64>, PersistenceError> {
         self.write(events, None).await
+    }
+
+    fn request_count(&self) -> Option<u64> {
+        Some(self.requests())
     }
 
     async fn select_events(

@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use syn::buffer::Cursor;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, Attribute, LitStr, Path, Token};
+use syn::{bracketed, Attribute, LitInt, LitStr, Path, Token};
 
 /// Arguments of `#[aggregate(...)]`.
 #[derive(Default)]
@@ -17,9 +17,50 @@ pub struct AggregateArgs {
     pub krate: Option<Path>,
     /// The first `topic = ...` or `aliases = [...]` as written, for errors about its place.
     pub naming: Option<TokenStream>,
+    /// `version = N, upcast = [...]`: the state's class version and its upcasters.
+    pub versioning: Versioning,
 }
 
-/// Arguments of `#[event("Name", topic = "...", aliases = [...])]`.
+/// `version = N` and `upcast = [f, g]`, on `#[aggregate]` (the state) or on `#[event]`.
+#[derive(Default)]
+pub struct Versioning {
+    /// `version = N` as written: the class version (Python's `class_version`), 1 if absent.
+    pub version: Option<LitInt>,
+    /// The whole `version = N` argument, for errors about it.
+    pub version_tokens: Option<TokenStream>,
+    /// `upcast = [...]`: the functions that upgrade a stored state one version each, in order.
+    pub upcasters: Vec<Path>,
+    /// The whole `upcast = [...]` argument, for errors about it.
+    pub upcast_tokens: Option<TokenStream>,
+}
+
+impl Versioning {
+    /// The class version: `version = N`, or 1. Validation rejects values that do not fit.
+    pub fn version(&self) -> u32 {
+        self.version.as_ref().and_then(|v| v.base10_parse().ok()).unwrap_or(1)
+    }
+
+    /// The first `version` or `upcast` argument as written, if any.
+    pub fn tokens(&self) -> Option<&TokenStream> {
+        self.version_tokens.as_ref().or(self.upcast_tokens.as_ref())
+    }
+
+    fn set(&mut self, tokens: TokenStream, arg: Arg) {
+        match arg {
+            Arg::Version(version) => {
+                self.version = Some(version);
+                self.version_tokens = Some(tokens);
+            }
+            Arg::Upcast(upcasters) => {
+                self.upcasters = upcasters;
+                self.upcast_tokens = Some(tokens);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Arguments of `#[event("Name", topic = "...", aliases = [...], version = N, upcast = [...])]`.
 pub struct EventArgs {
     /// The event's name; `None` for a bare `#[event]`.
     pub name: Option<LitStr>,
@@ -27,6 +68,8 @@ pub struct EventArgs {
     pub topic: Option<LitStr>,
     /// Other topics that decode as this event.
     pub aliases: Vec<LitStr>,
+    /// `version = N, upcast = [...]`: the event's class version and its upcasters.
+    pub versioning: Versioning,
 }
 
 enum Arg {
@@ -34,6 +77,8 @@ enum Arg {
     Topic(LitStr),
     Aliases(Vec<LitStr>),
     Crate(Path),
+    Version(LitInt),
+    Upcast(Vec<Path>),
 }
 
 impl Parse for Arg {
@@ -60,9 +105,18 @@ impl Parse for Arg {
                 let path: LitStr = input.parse()?;
                 Ok(Arg::Crate(path.parse()?))
             }
+            "version" => Ok(Arg::Version(input.parse()?)),
+            "upcast" => {
+                let content;
+                bracketed!(content in input);
+                let list = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
+                Ok(Arg::Upcast(list.into_iter().collect()))
+            }
             other => Err(syn::Error::new(
                 key.span(),
-                format!("unknown argument `{other}`: expected `topic`, `aliases` or `crate`"),
+                format!(
+                    "unknown argument `{other}`: expected `topic`, `aliases`, `version`, `upcast` or `crate`"
+                ),
             )),
         }
     }
@@ -106,9 +160,10 @@ impl Parse for AggregateArgs {
                 Arg::Topic(topic) => out.topic = Some(topic),
                 Arg::Aliases(aliases) => out.aliases = aliases,
                 Arg::Crate(path) => out.krate = Some(path),
+                arg @ (Arg::Version(_) | Arg::Upcast(_)) => out.versioning.set(tokens, arg),
                 Arg::Positional(_) => return Err(syn::Error::new_spanned(
                     tokens,
-                    "#[aggregate] takes `topic = \"...\"`, `aliases = [...]` or `crate = \"...\"`",
+                    "#[aggregate] takes `topic = \"...\"`, `aliases = [...]`, `version = N`, `upcast = [...]` or `crate = \"...\"`",
                 )),
             }
         }
@@ -119,7 +174,12 @@ impl Parse for AggregateArgs {
 impl EventArgs {
     /// Parses the arguments of one `#[event]` attribute (bare, or with a list).
     pub fn from_attribute(attr: &Attribute) -> syn::Result<Self> {
-        let mut out = EventArgs { name: None, topic: None, aliases: Vec::new() };
+        let mut out = EventArgs {
+            name: None,
+            topic: None,
+            aliases: Vec::new(),
+            versioning: Versioning::default(),
+        };
         if matches!(attr.meta, syn::Meta::Path(_)) {
             return Ok(out);
         }
@@ -132,6 +192,7 @@ impl EventArgs {
                 }
                 Arg::Topic(topic) => out.topic = Some(topic),
                 Arg::Aliases(aliases) => out.aliases = aliases,
+                arg @ (Arg::Version(_) | Arg::Upcast(_)) => out.versioning.set(tokens, arg),
                 Arg::Crate(_) => {
                     return Err(syn::Error::new_spanned(
                         tokens,

@@ -1,7 +1,7 @@
 //! Code generation for `#[aggregate]`.
 
 use crate::ast::{AggregateImpl, EventMethod, Input, Output};
-use crate::attr::AggregateArgs;
+use crate::attr::{AggregateArgs, Versioning};
 use crate::{types, valid};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -23,6 +23,12 @@ pub fn aggregate(args: TokenStream, input: TokenStream) -> syn::Result<TokenStre
                 return Err(syn::Error::new_spanned(
                     naming,
                     "`topic` and `aliases` go on the #[aggregate] of the struct, not of the impl block",
+                ));
+            }
+            if let Some(versioning) = args.versioning.tokens() {
+                return Err(syn::Error::new_spanned(
+                    versioning,
+                    "`version` and `upcast` go on the #[aggregate] of the struct (the state's class version) or on an #[event] (that event's), not on the impl block",
                 ));
             }
             valid::check(&aggregate)?;
@@ -55,6 +61,9 @@ fn expand_struct(
             "generic aggregates are not supported: an aggregate's state and events are stored, so their types must be concrete",
         ));
     }
+    // Reported next to the struct, which is still emitted so that its uses add no errors.
+    let version_error =
+        valid::versioning(&args.versioning).err().map(syn::Error::into_compile_error);
     let private = quote!(#krate::__private);
     let present = derives(&item);
     let mut wanted = Vec::new();
@@ -86,10 +95,26 @@ fn expand_struct(
         },
     };
     let aliases = &args.aliases;
+    let versioning = match args.versioning.version {
+        Some(_) if version_error.is_none() => {
+            let version = args.versioning.version();
+            let steps = upcast_steps(krate, &args.versioning);
+            let upcast = quote!(#krate::domain::upcast);
+            quote! {
+                const CLASS_VERSION: ::core::primitive::u32 = #version;
+                fn upcast_step(__from: ::core::primitive::u32, __state: &mut #upcast::StateObject) {
+                    #steps
+                }
+            }
+        }
+        _ => quote!(),
+    };
     Ok(quote! {
+        #version_error
         #item
 
         impl #private::AggregateState for #ident {
+            #versioning
             const NAME: &'static str = #name;
             fn topic() -> &'static str {
                 #topic
@@ -99,6 +124,44 @@ fn expand_struct(
             }
         }
     })
+}
+
+/// The body of an upcast step function of `__from: u32, __state: &mut StateObject`: runs
+/// the upcaster from version `__from` to the next. Each upcaster is first bound to a
+/// variable of type `Upcaster`, so that one with another signature is reported at its path.
+fn upcast_steps(krate: &TokenStream, versioning: &Versioning) -> TokenStream {
+    let arms = versioning.upcasters.iter().zip(1u32..).map(|(path, from)| {
+        let upcaster = respan(quote!(#krate::domain::upcast::Upcaster), path.span());
+        let bind = quote_spanned!(path.span()=> let __upcaster: #upcaster = #path;);
+        quote!(#from => { #bind __upcaster(__state) })
+    });
+    if versioning.upcasters.is_empty() {
+        return quote!(let _ = (__from, __state););
+    }
+    quote! {
+        match __from {
+            #(#arms)*
+            _ => {}
+        }
+    }
+}
+
+/// `tokens` with every token (and group) at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = proc_macro2::TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }
 
 fn path_string(tokens: &TokenStream) -> String {
@@ -192,6 +255,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
     let mut names = Vec::new();
     let mut topic_specs = Vec::new();
     let mut created_flags = Vec::new();
+    let mut class_versions = Vec::new();
     let mut encode_arms = Vec::new();
     let mut decode_arms = Vec::new();
     let mut create_arms = Vec::new();
@@ -230,6 +294,28 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
         });
         names.push(quote!(Self::#variant { .. } => #name));
         created_flags.push(quote!(Self::#variant { .. } => #is_created));
+        let version = event.args.versioning.version();
+        class_versions.push(quote!(Self::#variant { .. } => #version));
+        let upcast = quote!(#krate::domain::upcast);
+        let (version_field, version_value) = match version {
+            1 => (quote!(), quote!()),
+            _ => (quote!(class_version: ::core::primitive::u32,), quote!(class_version: #version,)),
+        };
+        let step = match version {
+            1 => quote!(|_: ::core::primitive::u32, _: &mut #upcast::StateObject| {}),
+            _ => {
+                let step_method = format_ident!("__upcast_event_{}", index);
+                let steps = upcast_steps(krate, &event.args.versioning);
+                body_decls.push(quote!(fn #step_method(__from: ::core::primitive::u32, __state: &mut #upcast::StateObject);));
+                body_impls.push(quote! {
+                    fn #step_method(__from: ::core::primitive::u32, __state: &mut #upcast::StateObject) {
+                        #steps
+                    }
+                });
+                quote!(<#self_ident as __Bodies>::#step_method)
+            }
+        };
+        let what = format!("event `{enum_ident}::{name}`");
         let override_topic = match &event.args.topic {
             Some(topic) => quote!(::core::option::Option::Some(#topic)),
             None => quote!(::core::option::Option::None),
@@ -263,8 +349,9 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                     timestamp: &'__es #private::OffsetDateTime,
                     #origin_field
                     #(#py_attrs #fields: &'__es #field_types,)*
+                    #version_field
                 }
-                #private::serde_json::to_writer(__out, &__State { timestamp: __timestamp, #origin_value #(#fields),* })
+                #private::serde_json::to_writer(__out, &__State { timestamp: __timestamp, #origin_value #(#fields,)* #version_value })
             }
         });
         decode_arms.push(quote! {
@@ -275,8 +362,15 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                     #[serde(with = #py_with)]
                     timestamp: #private::OffsetDateTime,
                     #(#py_attrs #fields: #field_types,)*
+                    class_version: ::core::option::Option<::core::primitive::u32>,
                 }
-                let __state: __State = #private::serde_json::from_slice(__bytes)?;
+                let __state: __State = #upcast::decode_state(
+                    __bytes,
+                    #version,
+                    #what,
+                    |__state: &__State| __state.class_version,
+                    #step,
+                )?;
                 ::core::result::Result::Ok((__state.timestamp, Self::#variant { #(#fields: __state.#fields),* }))
             }
         });
@@ -454,6 +548,11 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                 #(#body_impls)*
             }
 
+            // Lets process applications decode this aggregate's events by topic.
+            #private::inventory::submit! {
+                #private::EventDecoder::of::<#self_ident>()
+            }
+
             impl #private::Aggregate for #self_ident {
                 type Event = #enum_ident;
 
@@ -483,6 +582,10 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                     match self { #(#created_flags,)* }
                 }
 
+                fn class_version(&self) -> ::core::primitive::u32 {
+                    match self { #(#class_versions,)* }
+                }
+
                 fn topics() -> &'static #private::EventTopics {
                     static TOPICS: ::std::sync::OnceLock<#private::EventTopics> = ::std::sync::OnceLock::new();
                     TOPICS.get_or_init(|| {
@@ -505,11 +608,11 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                 fn decode_state(
                     __index: usize,
                     __bytes: &[u8],
-                ) -> ::core::result::Result<(#private::OffsetDateTime, Self), #private::serde_json::Error> {
+                ) -> ::core::result::Result<(#private::OffsetDateTime, Self), #krate::persistence::DecodeProblem> {
                     match __index {
                         #(#decode_arms)*
-                        _ => ::core::result::Result::Err(<#private::serde_json::Error as #private::serde::de::Error>::custom(
-                            "no event has this index",
+                        _ => ::core::result::Result::Err(#krate::persistence::DecodeProblem::Json(
+                            <#private::serde_json::Error as #private::serde::de::Error>::custom("no event has this index"),
                         )),
                     }
                 }

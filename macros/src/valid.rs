@@ -1,6 +1,7 @@
 //! Checks of an `#[aggregate]` impl block, each reported at the span of the mistake.
 
 use crate::ast::{AggregateImpl, EventMethod, Output, Receiver};
+use crate::attr::Versioning;
 use crate::types;
 use quote::ToTokens;
 use std::collections::HashMap;
@@ -137,6 +138,9 @@ fn check_event(event: &EventMethod, errors: &mut Errors) {
             );
         }
     }
+    if let Err(error) = versioning(&event.args.versioning) {
+        errors.add(error);
+    }
     if let Some(asyncness) = sig.asyncness {
         errors.push(
             asyncness.span,
@@ -198,4 +202,62 @@ fn output_tokens(event: &EventMethod, output: &Output) -> proc_macro2::TokenStre
         (syn::ReturnType::Type(_, ty), _) => ty.to_token_stream(),
         (syn::ReturnType::Default, _) => event.func.sig.to_token_stream(),
     }
+}
+
+/// Checks `version = N, upcast = [...]`: a version of at least 1, and exactly one upcaster
+/// per step from version 1 to it, so that a missing upcaster is a compile error.
+pub fn versioning(versioning: &Versioning) -> syn::Result<()> {
+    let mut errors = Errors(None);
+    let mut version = 1;
+    if let Some(literal) = &versioning.version {
+        match literal.base10_parse::<u32>() {
+            Ok(parsed) if parsed >= 1 => version = parsed,
+            _ => return Err(syn::Error::new(
+                literal.span(),
+                "a class version is a whole number from 1 (the default, which is not stored) up",
+            )),
+        }
+    }
+    let found = versioning.upcasters.len();
+    let needed = (version - 1) as usize;
+    match (&versioning.version, &versioning.upcast_tokens) {
+        (None, Some(tokens)) => errors.push_spanned(
+            tokens,
+            "`upcast = [...]` needs `version = N`: the class version that its upcasters lead to",
+        ),
+        (Some(_), Some(tokens)) if found != needed => {
+            errors.push_spanned(tokens, upcaster_count_message(version, found))
+        }
+        (Some(literal), None) if needed > 0 => {
+            let tokens =
+                versioning.version_tokens.clone().unwrap_or_else(|| literal.to_token_stream());
+            errors.push_spanned(tokens, upcaster_count_message(version, found))
+        }
+        _ => {}
+    }
+    match errors.0 {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// "version 3 needs 2 upcasters (1→2, 2→3), found 1", with a hint when some are missing.
+fn upcaster_count_message(version: u32, found: usize) -> String {
+    let needed = version - 1;
+    let plural = if needed == 1 { "" } else { "s" };
+    let steps = match needed {
+        0 => String::from("version 1 is never upcast"),
+        1..=6 => {
+            (1..version).map(|v| format!("{v}\u{2192}{}", v + 1)).collect::<Vec<_>>().join(", ")
+        }
+        _ => format!("1\u{2192}2, 2\u{2192}3, \u{2026}, {}\u{2192}{version}", version - 1),
+    };
+    let mut message =
+        format!("version {version} needs {needed} upcaster{plural} ({steps}), found {found}");
+    if (found as u64) < u64::from(needed) {
+        message.push_str(
+            ": list them in order as `upcast = [...]`, each a `fn(&mut serde_json::Map<String, serde_json::Value>)` that upgrades a stored state by one version",
+        );
+    }
+    message
 }

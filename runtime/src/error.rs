@@ -38,6 +38,9 @@ pub enum Error {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A system is wired wrongly, or one of its followers failed.
+    #[error("system: {0}")]
+    System(String),
     /// A command kept conflicting with other writers.
     #[error("aggregate {id} still conflicted after {attempts} attempts: {last}")]
     RetriesExhausted {

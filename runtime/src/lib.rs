@@ -9,6 +9,7 @@ pub mod domain;
 pub mod environment;
 pub mod error;
 pub mod persistence;
+pub mod system;
 pub mod transcoding;
 
 pub use application::{
@@ -18,6 +19,7 @@ pub use domain::{Aggregate, AggregateState, DomainEvent, Event, Root};
 pub use environment::{ConfigError, Environment};
 pub use error::{Error, Result};
 pub use persistence::{PersistenceError, StoredEvent};
+pub use system::{Notified, Policy, ProcessApplication, Processing, System};
 
 /// What generated code refers to. Not a public API.
 #[doc(hidden)]
@@ -26,7 +28,9 @@ pub mod __private {
         default_topic, Aggregate, AggregateState, Event, EventField, EventTopicSpec, EventTopics,
         Rejected, Root,
     };
+    pub use crate::system::EventDecoder;
     pub use crate::transcoding as py;
+    pub use inventory;
     pub use serde;
     pub use serde_json;
     pub use time::OffsetDateTime;

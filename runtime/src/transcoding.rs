@@ -212,9 +212,10 @@ impl<T: ToPy + ?Sized> ToPy for &T {
     }
 }
 
-struct AsPy<'a, T: ?Sized>(&'a T);
+/// Serializes a value in its Python form, e.g. `AsPython(&timestamp)`.
+pub struct AsPython<'a, T: ?Sized>(pub &'a T);
 
-impl<T: ToPy + ?Sized> Serialize for AsPy<'_, T> {
+impl<T: ToPy + ?Sized> Serialize for AsPython<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.to_py(serializer)
     }
@@ -231,7 +232,7 @@ impl<'de, T: FromPy> Deserialize<'de> for FromPyValue<T> {
 impl<T: ToPy> ToPy for Option<T> {
     fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Some(value) => serializer.serialize_some(&AsPy(value)),
+            Some(value) => serializer.serialize_some(&AsPython(value)),
             None => serializer.serialize_none(),
         }
     }
@@ -245,7 +246,7 @@ impl<T: FromPy> FromPy for Option<T> {
 
 impl<T: ToPy> ToPy for Vec<T> {
     fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter().map(AsPy))
+        serializer.collect_seq(self.iter().map(AsPython))
     }
 }
 
@@ -334,7 +335,7 @@ mod tests {
             let stored = format!(r#"{{"_type_":"decimal_str","_data_":"{text}"}}"#);
             let value = serde_json::from_str::<FromPyValue<Decimal>>(&stored).unwrap().0;
             assert_eq!(decimal_str(&value), python, "{text}");
-            let json = serde_json::to_string(&AsPy(&value)).unwrap();
+            let json = serde_json::to_string(&AsPython(&value)).unwrap();
             assert_eq!(json, format!(r#"{{"_type_":"decimal_str","_data_":"{python}"}}"#));
             let back: FromPyValue<Decimal> = serde_json::from_str(&json).unwrap();
             assert_eq!(back.0, value);

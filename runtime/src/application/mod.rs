@@ -1,23 +1,28 @@
 //! The application layer: [`Application`] saves aggregates atomically, its [`Repository`]
 //! loads them, and its [`NotificationLog`] reads back everything it recorded in order.
 
+mod cache;
 mod log;
 mod repository;
+pub mod snapshot;
 
+pub use cache::{AggregateCache, Cached};
 pub use log::NotificationLog;
 pub use repository::Repository;
 
-use crate::domain::{Aggregate, Root};
+use crate::domain::{Aggregate, AggregateState, Root};
 use crate::environment::Environment;
 use crate::error::{Error, Result};
-use crate::persistence::{open_recorders, EncodeError, Mapper, Recorders, StoredEvent};
+use crate::persistence::{
+    open_recorders, EncodeError, Mapper, PersistenceError, Recorders, StoredEvent,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
 /// Something with events to save: every [`Root`].
-pub trait Pending: Send {
+pub trait Pending: Send + Sync {
     /// Appends the encoded pending events to `out`.
     fn encode_pending(
         &self,
@@ -27,6 +32,21 @@ pub trait Pending: Send {
 
     /// Forgets the pending events once they are stored.
     fn mark_saved(&mut self);
+
+    /// The aggregate's id.
+    fn pending_id(&self) -> Uuid;
+
+    /// The aggregate type's topic (to find its snapshot interval).
+    fn aggregate_topic(&self) -> &'static str;
+
+    /// The versions of the pending events, first and last.
+    fn pending_versions(&self) -> Option<(u64, u64)>;
+
+    /// A snapshot of the aggregate at its current version.
+    fn encode_snapshot(&self, mapper: &Mapper) -> Result<StoredEvent, EncodeError>;
+
+    /// A copy without pending events, for the aggregate cache.
+    fn saved_copy(&self) -> Box<dyn Cached>;
 }
 
 impl<A: Aggregate> Pending for Root<A> {
@@ -43,6 +63,29 @@ impl<A: Aggregate> Pending for Root<A> {
 
     fn mark_saved(&mut self) {
         self.clear_pending();
+    }
+
+    fn pending_id(&self) -> Uuid {
+        self.id()
+    }
+
+    fn aggregate_topic(&self) -> &'static str {
+        <A as AggregateState>::topic()
+    }
+
+    fn pending_versions(&self) -> Option<(u64, u64)> {
+        let pending = self.pending_events();
+        Some((pending.first()?.originator_version, pending.last()?.originator_version))
+    }
+
+    fn encode_snapshot(&self, mapper: &Mapper) -> Result<StoredEvent, EncodeError> {
+        snapshot::encode(mapper, self)
+    }
+
+    fn saved_copy(&self) -> Box<dyn Cached> {
+        let mut copy = self.clone();
+        copy.clear_pending();
+        Box::new(copy)
     }
 }
 
@@ -70,7 +113,8 @@ impl Default for RetryPolicy {
 /// An event-sourced application: a named set of aggregates in one store.
 ///
 /// Wrap it in your own type (and `Deref` to it) to add your application's methods, as a
-/// Python `Application` subclass does.
+/// Python `Application` subclass does. Clones are handles to the same store.
+#[derive(Clone)]
 pub struct Application {
     name: String,
     env: Environment,
@@ -79,6 +123,10 @@ pub struct Application {
     repository: Repository,
     log: NotificationLog,
     retry: RetryPolicy,
+    prompts: Arc<tokio::sync::Notify>,
+    /// Snapshot intervals by aggregate topic; `None` when snapshotting is off.
+    snapshotting: Option<Arc<HashMap<&'static str, u64>>>,
+    cache: Option<Arc<AggregateCache>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -95,6 +143,7 @@ pub struct ApplicationBuilder {
     isolated: bool,
     recorders: Option<Recorders>,
     retry: RetryPolicy,
+    intervals: HashMap<&'static str, u64>,
 }
 
 impl ApplicationBuilder {
@@ -122,6 +171,13 @@ impl ApplicationBuilder {
         self
     }
 
+    /// Takes a snapshot of every `A` each time its version passes a multiple of `interval`
+    /// (Python's `snapshotting_intervals`); turns snapshotting on.
+    pub fn snapshot_every<A: Aggregate>(mut self, interval: u64) -> Self {
+        self.intervals.insert(<A as AggregateState>::topic(), interval.max(1));
+        self
+    }
+
     /// Opens the store and returns the application.
     pub async fn build(self) -> Result<Application> {
         let env = match self.isolated {
@@ -132,8 +188,24 @@ impl ApplicationBuilder {
             Some(recorders) => recorders,
             None => open_recorders(&env).await?,
         };
-        let mapper = Arc::new(Mapper::new());
-        let repository = Repository::new(recorders.events.clone(), mapper.clone());
+        let mapper = Arc::new(Mapper::from_env(&env)?);
+        let snapshotting = match env.get_bool("IS_SNAPSHOTTING_ENABLED")?.unwrap_or(false)
+            || !self.intervals.is_empty()
+        {
+            true => Some(Arc::new(self.intervals)),
+            false => None,
+        };
+        let cache = match env.get_i64("AGGREGATE_CACHE_MAXSIZE")? {
+            None => None,
+            Some(size) => {
+                let fastforward = env.get_bool("AGGREGATE_CACHE_FASTFORWARD")?.unwrap_or(true);
+                let capacity = usize::try_from(size).ok().filter(|size| *size > 0);
+                Some(Arc::new(AggregateCache::new(capacity, fastforward)))
+            }
+        };
+        let snapshots = snapshotting.as_ref().map(|_| recorders.snapshots.clone());
+        let repository =
+            Repository::new(recorders.events.clone(), snapshots, cache.clone(), mapper.clone());
         let log = NotificationLog::new(recorders.events.clone());
         Ok(Application {
             name: self.name,
@@ -143,6 +215,9 @@ impl ApplicationBuilder {
             repository,
             log,
             retry: self.retry,
+            prompts: Arc::new(tokio::sync::Notify::new()),
+            snapshotting,
+            cache,
         })
     }
 }
@@ -161,6 +236,7 @@ impl Application {
             isolated: false,
             recorders: None,
             retry: RetryPolicy::default(),
+            intervals: HashMap::new(),
         }
     }
 
@@ -205,11 +281,79 @@ impl Application {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = self.recorders.events.insert_events(events).await?;
+        let ids = match self.recorders.events.insert_events(events).await {
+            Ok(ids) => ids,
+            Err(error) => {
+                if let Some(cache) = &self.cache {
+                    // A conflict shows the cached copies may be stale.
+                    aggregates.iter().for_each(|aggregate| cache.evict(aggregate.pending_id()));
+                }
+                return Err(error.into());
+            }
+        };
+        self.after_save(aggregates).await?;
         for aggregate in aggregates.iter_mut() {
             aggregate.mark_saved();
         }
+        self.prompt_followers();
         Ok(ids)
+    }
+
+    /// Caches the saved aggregates and takes the snapshots that are due.
+    async fn after_save(&self, aggregates: &[&mut dyn Pending]) -> Result<()> {
+        if let Some(cache) = &self.cache {
+            for aggregate in aggregates {
+                cache.put(aggregate.saved_copy());
+            }
+        }
+        let Some(intervals) = &self.snapshotting else { return Ok(()) };
+        for aggregate in aggregates {
+            let Some(&interval) = intervals.get(aggregate.aggregate_topic()) else { continue };
+            let Some((first, last)) = aggregate.pending_versions() else { continue };
+            if (first..=last).any(|version| version % interval == 0) {
+                let snapshot = aggregate.encode_snapshot(&self.mapper)?;
+                self.insert_snapshot(snapshot).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_snapshot(&self, snapshot: StoredEvent) -> Result<()> {
+        match self.recorders.snapshots.insert_events(vec![snapshot]).await {
+            // A snapshot of that version exists already; they are never replaced.
+            Ok(_) | Err(PersistenceError::Conflict { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Stores a snapshot of aggregate `id` at `version` (the latest when `None`), so that
+    /// loading it reads the snapshot and only the events after it. Snapshotting must be on
+    /// (`IS_SNAPSHOTTING_ENABLED=true`, or [`ApplicationBuilder::snapshot_every`]).
+    pub async fn take_snapshot<A: Aggregate>(&self, id: Uuid, version: Option<u64>) -> Result<()> {
+        if self.snapshotting.is_none() {
+            return Err(Error::Config(crate::environment::ConfigError::Missing {
+                variable: "IS_SNAPSHOTTING_ENABLED".to_owned(),
+                hint:
+                    "snapshotting is off: set it to true, or use ApplicationBuilder::snapshot_every"
+                        .to_owned(),
+            }));
+        }
+        let aggregate = match version {
+            Some(version) => self.repository.get_at::<A>(id, version).await?,
+            None => self.repository.load_latest::<A>(id).await?,
+        };
+        let snapshot = snapshot::encode(&self.mapper, &aggregate)?;
+        self.insert_snapshot(snapshot).await
+    }
+
+    /// Wakes followers in this process that wait for this application's new events.
+    pub fn prompt_followers(&self) {
+        self.prompts.notify_waiters();
+    }
+
+    /// What followers in this process wait on for this application's new events.
+    pub fn prompts(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.prompts)
     }
 
     /// Loads aggregate `id`, runs `command` on it and saves what it recorded. When another

@@ -1,13 +1,17 @@
+use super::{snapshot, AggregateCache};
 use crate::domain::{Aggregate, AggregateState, Root};
 use crate::error::{Error, Result};
 use crate::persistence::{AggregateRecorder, EventQuery, Mapper};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Loads aggregates by replaying their stored events.
+/// Loads aggregates: from the cache, from the latest snapshot, then by replaying the stored
+/// events after it.
 #[derive(Clone)]
 pub struct Repository {
     events: Arc<dyn AggregateRecorder>,
+    snapshots: Option<Arc<dyn AggregateRecorder>>,
+    cache: Option<Arc<AggregateCache>>,
     mapper: Arc<Mapper>,
 }
 
@@ -18,12 +22,35 @@ impl std::fmt::Debug for Repository {
 }
 
 impl Repository {
-    pub(crate) fn new(events: Arc<dyn AggregateRecorder>, mapper: Arc<Mapper>) -> Self {
-        Repository { events, mapper }
+    pub(crate) fn new(
+        events: Arc<dyn AggregateRecorder>,
+        snapshots: Option<Arc<dyn AggregateRecorder>>,
+        cache: Option<Arc<AggregateCache>>,
+        mapper: Arc<Mapper>,
+    ) -> Self {
+        Repository { events, snapshots, cache, mapper }
     }
 
-    /// The aggregate with this id, at its latest version.
+    /// The aggregate with this id, at its latest version: from the cache if it is on
+    /// (brought up to date with newer events when `AGGREGATE_CACHE_FASTFORWARD` is on).
     pub async fn get<A: Aggregate>(&self, id: Uuid) -> Result<Root<A>> {
+        let Some(cache) = &self.cache else {
+            return self.load(id, None).await;
+        };
+        if let Some(mut root) = cache.get::<A>(id) {
+            if cache.fastforward {
+                self.catch_up(&mut root).await?;
+                cache.put(Box::new(root.clone()));
+            }
+            return Ok(root);
+        }
+        let root = self.load::<A>(id, None).await?;
+        cache.put(Box::new(root.clone()));
+        Ok(root)
+    }
+
+    /// The latest version from the store, bypassing the cache.
+    pub async fn load_latest<A: Aggregate>(&self, id: Uuid) -> Result<Root<A>> {
         self.load(id, None).await
     }
 
@@ -67,6 +94,13 @@ impl Repository {
         if version == Some(0) {
             return Err(not_found());
         }
+        if let Some(mut root) = self.latest_snapshot::<A>(id, version).await? {
+            let query =
+                EventQuery { gt: Some(root.version()), lte: version, ..EventQuery::default() };
+            let stored = self.events.select_events(id, query).await?;
+            self.replay_onto(&mut root, &stored)?;
+            return Ok(root);
+        }
         let query = EventQuery { lte: version, ..EventQuery::default() };
         let stored = self.events.select_events(id, query).await?;
         let Some(first) = stored.first() else {
@@ -80,5 +114,21 @@ impl Repository {
         })?;
         self.replay_onto(&mut root, &stored[1..])?;
         Ok(root)
+    }
+
+    /// The newest snapshot at or below `version`, when snapshotting is on.
+    async fn latest_snapshot<A: Aggregate>(
+        &self,
+        id: Uuid,
+        version: Option<u64>,
+    ) -> Result<Option<Root<A>>> {
+        let Some(snapshots) = &self.snapshots else { return Ok(None) };
+        let query =
+            EventQuery { lte: version, desc: true, limit: Some(1), ..EventQuery::default() };
+        let stored = snapshots.select_events(id, query).await?;
+        match stored.first() {
+            Some(snapshot) => Ok(Some(snapshot::decode::<A>(&self.mapper, snapshot)?)),
+            None => Ok(None),
+        }
     }
 }

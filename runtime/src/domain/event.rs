@@ -1,4 +1,5 @@
 use super::topics::EventTopics;
+use crate::persistence::DecodeProblem;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -36,7 +37,14 @@ pub trait Event: Clone + std::fmt::Debug + Send + Sync + 'static {
         topics.topic_of(self.name())
     }
 
-    /// Writes the stored state: Python eventsourcing's JSON of the event's fields.
+    /// The class version of this event's variant (Python's `class_version`): `version = N`
+    /// in `#[event("Name", version = N, upcast = [...])]`, 1 by default.
+    fn class_version(&self) -> u32 {
+        1
+    }
+
+    /// Writes the stored state: Python eventsourcing's JSON of the event's fields, then,
+    /// when the variant's class version is above 1, `"class_version": N` as the last key.
     fn encode_state(
         &self,
         timestamp: &OffsetDateTime,
@@ -44,10 +52,12 @@ pub trait Event: Clone + std::fmt::Debug + Send + Sync + 'static {
     ) -> Result<(), serde_json::Error>;
 
     /// Reads the stored state of the variant at `index` (in declaration order).
-    fn decode_state(
-        index: usize,
-        state: &[u8],
-    ) -> Result<(OffsetDateTime, Self), serde_json::Error>;
+    ///
+    /// A state stored by an older class version of the variant (its `class_version` key,
+    /// absent meaning 1) is first upgraded by the variant's upcasters, in order. Fails with
+    /// [`DecodeProblem::Version`] if it was stored by a newer class version than the
+    /// variant's, and with [`DecodeProblem::Json`] if it does not match the variant.
+    fn decode_state(index: usize, state: &[u8]) -> Result<(OffsetDateTime, Self), DecodeProblem>;
 }
 
 /// An event with the metadata Python eventsourcing gives every event.

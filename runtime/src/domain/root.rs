@@ -92,6 +92,17 @@ impl<A: Aggregate> Root<A> {
         Ok(())
     }
 
+    /// Restores an aggregate from a snapshot of its state.
+    pub(crate) fn restore(
+        id: Uuid,
+        version: u64,
+        created_on: OffsetDateTime,
+        modified_on: OffsetDateTime,
+        state: A,
+    ) -> Self {
+        Root { id, version, created_on, modified_on, state, pending: Vec::new() }
+    }
+
     /// Replays events (the first one must be a created event) into an aggregate. Each later
     /// event must have the same id and the next version.
     pub fn from_events(

@@ -6,13 +6,17 @@
 //! log of everything recorded; a [`ProcessRecorder`] also records tracking positions in
 //! upstream logs, atomically with the events a policy produced.
 
+mod cipher;
+mod compressor;
 mod error;
 mod mapper;
 pub mod memory;
 mod registry;
 
+pub use cipher::{generate_cipher_key, AesCipher, KeyError, AES_CIPHER_TOPIC};
+pub use compressor::{Compressor, ZLIB_COMPRESSOR_TOPIC};
 pub use error::{DecodeError, DecodeProblem, EncodeError, PersistenceError};
-pub use mapper::Mapper;
+pub use mapper::{Mapper, SealError};
 pub use registry::{open_recorders, OpenFuture, PersistenceModule, Recorders};
 
 use async_trait::async_trait;
@@ -89,6 +93,12 @@ pub trait AggregateRecorder: Send + Sync {
         originator_id: Uuid,
         query: EventQuery,
     ) -> Result<Vec<StoredEvent>, PersistenceError>;
+
+    /// How many requests this recorder has sent to its database, for stores that count them
+    /// (tests and benchmarks use it to check costs).
+    fn request_count(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// An aggregate recorder that also keeps the notification log.

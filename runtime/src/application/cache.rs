@@ -1,0 +1,85 @@
+//! The aggregate cache (`AGGREGATE_CACHE_MAXSIZE`, `AGGREGATE_CACHE_FASTFORWARD`).
+
+use crate::domain::{Aggregate, Root};
+use lru::LruCache;
+use std::any::Any;
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// A cached aggregate of any type.
+pub trait Cached: Any + Send + Sync {
+    /// The aggregate's id.
+    fn cached_id(&self) -> Uuid;
+    /// Its version.
+    fn cached_version(&self) -> u64;
+    /// For downcasting to `Root<A>`.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<A: Aggregate> Cached for Root<A> {
+    fn cached_id(&self) -> Uuid {
+        self.id()
+    }
+
+    fn cached_version(&self) -> u64 {
+        self.version()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Latest versions of recently used aggregates, by id. Entries are only a starting point:
+/// saves are still conditional, so a stale entry can never overwrite newer events.
+pub struct AggregateCache {
+    entries: Mutex<LruCache<Uuid, Box<dyn Cached>>>,
+    /// Bring a hit up to date with newer stored events before returning it.
+    pub fastforward: bool,
+}
+
+impl std::fmt::Debug for AggregateCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggregateCache")
+            .field("fastforward", &self.fastforward)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AggregateCache {
+    /// A cache of at most `capacity` aggregates (`None`: unbounded).
+    pub fn new(capacity: Option<usize>, fastforward: bool) -> Self {
+        let entries = match capacity.and_then(std::num::NonZeroUsize::new) {
+            Some(capacity) => LruCache::new(capacity),
+            None => LruCache::unbounded(),
+        };
+        AggregateCache { entries: Mutex::new(entries), fastforward }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Uuid, Box<dyn Cached>>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A copy of the cached aggregate, if it is there and of type `A`.
+    pub fn get<A: Aggregate>(&self, id: Uuid) -> Option<Root<A>> {
+        self.lock().get(&id).and_then(|entry| entry.as_any().downcast_ref::<Root<A>>()).cloned()
+    }
+
+    /// Remembers an aggregate without pending events, unless a newer version is cached.
+    pub fn put(&self, entry: Box<dyn Cached>) {
+        let mut entries = self.lock();
+        let id = entry.cached_id();
+        if entries
+            .peek(&id)
+            .is_some_and(|existing| existing.cached_version() > entry.cached_version())
+        {
+            return;
+        }
+        entries.put(id, entry);
+    }
+
+    /// Forgets an aggregate (after a conflict showed the cached copy is stale).
+    pub fn evict(&self, id: Uuid) {
+        self.lock().pop(&id);
+    }
+}
