@@ -16,7 +16,8 @@ pub async fn ensure(
     create: bool,
     timeout: Duration,
 ) -> Result<(), PersistenceError> {
-    let deadline = Instant::now() + timeout.max(Duration::from_secs(60));
+    // `None` (no deadline) when the configured timeout is too large to add to an instant.
+    let deadline = Instant::now().checked_add(timeout.max(Duration::from_secs(60)));
     loop {
         match client.describe_table().table_name(table).send().await {
             Ok(output) => {
@@ -26,7 +27,7 @@ pub async fn ensure(
                 check_schema(table, &description)?;
                 match description.table_status {
                     Some(TableStatus::Active) | None => return Ok(()),
-                    Some(status) if Instant::now() < deadline => {
+                    Some(status) if deadline.is_none_or(|d| Instant::now() < d) => {
                         tracing::debug!(table, ?status, "waiting for table to become active");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }

@@ -74,14 +74,14 @@ impl Environment {
         Environment { prefix: name.to_uppercase(), overrides: values, read_process: false }
     }
 
+    /// A variable's value; an empty value counts as unset, as in Python eventsourcing.
     fn lookup(&self, variable: &str) -> Option<String> {
-        if let Some(value) = self.overrides.get(variable) {
-            return Some(value.clone());
-        }
-        if self.read_process {
-            return std::env::var(variable).ok();
-        }
-        None
+        let value = match self.overrides.get(variable) {
+            Some(value) => Some(value.clone()),
+            None if self.read_process => std::env::var(variable).ok(),
+            None => None,
+        };
+        value.filter(|value| !value.is_empty())
     }
 
     /// The value of `key`: `<APPNAME>_<KEY>` if set, else `<KEY>`.
