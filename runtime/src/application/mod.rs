@@ -45,8 +45,8 @@ pub trait Pending: Send + Sync {
     /// A snapshot of the aggregate at its current version.
     fn encode_snapshot(&self, mapper: &Mapper) -> Result<StoredEvent, EncodeError>;
 
-    /// A copy without pending events, for the aggregate cache.
-    fn saved_copy(&self) -> Box<dyn Cached>;
+    /// Updates the aggregate cache once the pending events are stored.
+    fn update_cache(&self, cache: &AggregateCache);
 }
 
 impl<A: Aggregate> Pending for Root<A> {
@@ -82,10 +82,8 @@ impl<A: Aggregate> Pending for Root<A> {
         snapshot::encode(mapper, self)
     }
 
-    fn saved_copy(&self) -> Box<dyn Cached> {
-        let mut copy = self.clone();
-        copy.clear_pending();
-        Box::new(copy)
+    fn update_cache(&self, cache: &AggregateCache) {
+        cache.saved(self);
     }
 }
 
@@ -303,7 +301,7 @@ impl Application {
     async fn after_save(&self, aggregates: &[&mut dyn Pending]) -> Result<()> {
         if let Some(cache) = &self.cache {
             for aggregate in aggregates {
-                cache.put(aggregate.saved_copy());
+                aggregate.update_cache(cache);
             }
         }
         let Some(intervals) = &self.snapshotting else { return Ok(()) };

@@ -6,7 +6,7 @@ use super::{
     NotificationQuery, PersistenceError, ProcessRecorder, Recorders, StoredEvent, Tracking,
 };
 use async_trait::async_trait;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use uuid::Uuid;
 
@@ -19,7 +19,8 @@ pub struct InMemoryRecorder {
 
 #[derive(Debug, Default)]
 struct Inner {
-    aggregates: HashMap<Uuid, BTreeMap<u64, Arc<StoredEvent>>>,
+    /// Each aggregate's events, sorted by version.
+    aggregates: HashMap<Uuid, Vec<Arc<StoredEvent>>>,
     log: Vec<Arc<StoredEvent>>,
     tracking: HashMap<String, BTreeSet<u64>>,
 }
@@ -52,10 +53,11 @@ impl InMemoryRecorder {
         check_batch(&events)?;
         let mut inner = self.lock();
         for event in &events {
-            let exists = inner
-                .aggregates
-                .get(&event.originator_id)
-                .is_some_and(|versions| versions.contains_key(&event.originator_version));
+            let exists = inner.aggregates.get(&event.originator_id).is_some_and(|versions| {
+                versions
+                    .binary_search_by_key(&event.originator_version, |e| e.originator_version)
+                    .is_ok()
+            });
             if exists {
                 return Err(PersistenceError::Conflict {
                     originator_id: event.originator_id,
@@ -78,11 +80,15 @@ impl InMemoryRecorder {
         let mut ids = Vec::with_capacity(events.len());
         for event in events {
             let event = Arc::new(event);
-            inner
-                .aggregates
-                .entry(event.originator_id)
-                .or_default()
-                .insert(event.originator_version, Arc::clone(&event));
+            let versions = inner.aggregates.entry(event.originator_id).or_default();
+            match versions.last() {
+                Some(last) if last.originator_version > event.originator_version => {
+                    let at = versions
+                        .partition_point(|e| e.originator_version < event.originator_version);
+                    versions.insert(at, Arc::clone(&event));
+                }
+                _ => versions.push(Arc::clone(&event)),
+            }
             inner.log.push(event);
             ids.push(inner.log.len() as u64);
         }
@@ -112,14 +118,17 @@ impl AggregateRecorder for InMemoryRecorder {
         let Some(versions) = inner.aggregates.get(&originator_id) else {
             return Ok(Vec::new());
         };
-        let lower = query.gt.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        let upper = query.lte.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included);
         if let (Some(gt), Some(lte)) = (query.gt, query.lte) {
             if gt >= lte {
                 return Ok(Vec::new());
             }
         }
-        let range = versions.range((lower, upper)).map(|(_, event)| StoredEvent::clone(event));
+        let from =
+            query.gt.map_or(0, |gt| versions.partition_point(|e| e.originator_version <= gt));
+        let to = query.lte.map_or(versions.len(), |lte| {
+            versions.partition_point(|e| e.originator_version <= lte)
+        });
+        let range = versions[from..to.max(from)].iter().map(|event| StoredEvent::clone(event));
         let limit = query.limit.unwrap_or(usize::MAX);
         Ok(match query.desc {
             true => range.rev().take(limit).collect(),

@@ -138,14 +138,25 @@ pub trait ProcessRecorder: ApplicationRecorder {
 
 /// Checks a batch for one (originator_id, originator_version) appearing twice.
 pub fn check_batch(events: &[StoredEvent]) -> Result<(), PersistenceError> {
-    let mut seen = std::collections::HashSet::with_capacity(events.len());
-    for event in events {
-        if !seen.insert((event.originator_id, event.originator_version)) {
-            return Err(PersistenceError::DuplicateInBatch {
-                originator_id: event.originator_id,
-                originator_version: event.originator_version,
-            });
+    let key = |event: &StoredEvent| (event.originator_id, event.originator_version);
+    let repeated = match events.len() {
+        0 | 1 => None,
+        // Most saves hold a few events: comparing pairs needs no allocation.
+        2..=16 => events
+            .iter()
+            .enumerate()
+            .find(|(i, e)| events[..*i].iter().any(|o| key(o) == key(e)))
+            .map(|(_, e)| e),
+        _ => {
+            let mut seen = std::collections::HashSet::with_capacity(events.len());
+            events.iter().find(|event| !seen.insert(key(event)))
         }
+    };
+    match repeated {
+        Some(event) => Err(PersistenceError::DuplicateInBatch {
+            originator_id: event.originator_id,
+            originator_version: event.originator_version,
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
