@@ -541,3 +541,39 @@ async fn the_log_can_be_turned_off() {
         app.recorders().events.clone();
     assert_eq!(recorder.select_events(dog.id(), Default::default()).await.unwrap().len(), 2);
 }
+
+/// Compression and encryption on DynamoDB: the stored `state` is sealed (not readable JSON),
+/// the application reads it back, and a wrong key is a typed error naming the event.
+#[tokio::test]
+async fn encrypted_compressed_state_round_trips() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sealed");
+    let sealed = |key: String| {
+        let mut builder = Application::builder("TrainingSchool")
+            .isolated()
+            .env("COMPRESSOR_TOPIC", "eventsourcing.compressor:ZlibCompressor")
+            .env("CIPHER_TOPIC", "eventsourcing.cipher:AESCipher")
+            .env("CIPHER_KEY", key);
+        for (k, v) in dynamo_env(&endpoint, &table) {
+            builder = builder.env(k, v);
+        }
+        builder.build()
+    };
+    let key = eventsourcing_dynamodb::persistence::generate_cipher_key();
+    let app = sealed(key.clone()).await.unwrap();
+    let mut dog = Dog::register("Fido".into());
+    dog.add_trick("roll over".into());
+    app.save(&mut [&mut dog]).await.unwrap();
+    let loaded = app.repository().get::<Dog>(dog.id()).await.unwrap();
+    assert_eq!(loaded.tricks, ["roll over"]);
+
+    let raw = app.recorders().events.select_events(dog.id(), Default::default()).await.unwrap();
+    assert!(
+        raw.iter().all(|e| !e.state.windows(4).any(|w| w == b"Fido" || w == b"roll")),
+        "state is sealed"
+    );
+
+    let other = sealed(eventsourcing_dynamodb::persistence::generate_cipher_key()).await.unwrap();
+    let error = other.repository().get::<Dog>(dog.id()).await.unwrap_err().to_string();
+    assert!(error.contains("decrypt") && error.contains(&dog.id().to_string()), "{error}");
+}
