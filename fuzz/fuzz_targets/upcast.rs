@@ -1,0 +1,4 @@
+#![no_main]
+//! See `eventsourcing_dynamodb_fuzz::upcast`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| eventsourcing_dynamodb_fuzz::upcast(data));
