@@ -9,6 +9,10 @@
 //! fast-forward (`AGGREGATE_CACHE_MAXSIZE=0`, `AGGREGATE_CACHE_FASTFORWARD=false`), unless the
 //! environment sets them. Saves stay conditional, so a stale cache could never lose an update.
 
+#[path = "bench_support/mod.rs"]
+mod bench_support;
+
+use bench_support::{flag, Dog, DogCommands};
 use eventsourcing_dynamodb::prelude::*;
 use std::ops::Deref;
 use std::time::Instant;
@@ -41,37 +45,6 @@ impl Deref for TrainingSchool {
     fn deref(&self) -> &Application {
         &self.0
     }
-}
-
-#[aggregate]
-pub struct Dog {
-    name: String,
-    tricks: Vec<String>,
-}
-
-#[aggregate]
-impl Dog {
-    #[event("Registered")]
-    pub fn register(name: String) -> Self {
-        Dog { name, tricks: Vec::new() }
-    }
-
-    pub fn create_id(name: &str) -> Uuid {
-        Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("/dogs/{name}").as_bytes())
-    }
-
-    #[event("TrickAdded")]
-    pub fn add_trick(&mut self, trick: String) {
-        self.tricks.push(trick);
-    }
-}
-
-fn flag(args: &[String], name: &str, default: usize) -> usize {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number, got {v}")))
-        .unwrap_or(default)
 }
 
 #[tokio::main]
@@ -115,6 +88,6 @@ async fn main() -> Result<()> {
             requests as f64 / commands as f64
         );
     }
-    println!("commands={commands} seconds={seconds:.3}");
+    println!("commands={commands} seconds={seconds:.6}");
     Ok(())
 }

@@ -1,37 +1,62 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of the seed workload: this library (Rust) and Python eventsourcing
-# 9.3.5, in memory and on one local moto DynamoDB server, in one run on one machine.
-# Writes the table to bench/results.md (quoted in the README) and prints it.
+# 9.3.5, in memory and on one local moto DynamoDB server, in one run on one machine; then
+# the scale figures (examples/scale_bench.rs) in memory and on moto.
+# Writes the tables to bench/results.md (quoted in the README) and prints them.
 #
 #   scripts/bench.sh                  # defaults below
-#   DOGS=1000 TRICKS=10 DYNAMO_DOGS=100 DYNAMO_TRICKS=10 scripts/bench.sh
+#   DOGS=1000 TRICKS=10 REPEAT=5 DYNAMO_DOGS=100 DYNAMO_TRICKS=10 SCALE_EVENTS=10000 scripts/bench.sh
+#
+# In memory each side runs REPEAT times and its fastest run counts (as Python's timeit
+# does): on a shared machine the slower runs measure the neighbours. On moto each side runs
+# once; moto meters requests and capacity units (scripts/capacity_meter.py).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-dogs="${DOGS:-1000}" tricks="${TRICKS:-10}"
+dogs="${DOGS:-1000}" tricks="${TRICKS:-10}" repeat="${REPEAT:-5}"
 dynamo_dogs="${DYNAMO_DOGS:-100}" dynamo_tricks="${DYNAMO_TRICKS:-10}"
+scale_events="${SCALE_EVENTS:-10000}"
 python="$(scripts/venv.sh)"
-cargo build --quiet --release --example training_school_bench
+cargo build --quiet --release --example training_school_bench --example scale_bench
 rust_bench="$root/target/release/examples/training_school_bench"
-unset PERSISTENCE_MODULE DYNAMO_ENDPOINT_URL DYNAMO_TABLE CREATE_TABLE AGGREGATE_CACHE_MAXSIZE AGGREGATE_CACHE_FASTFORWARD || true
+scale_bench="$root/target/release/examples/scale_bench"
+unset PERSISTENCE_MODULE DYNAMO_ENDPOINT_URL DYNAMO_TABLE CREATE_TABLE AGGREGATE_CACHE_MAXSIZE \
+  AGGREGATE_CACHE_FASTFORWARD IS_SNAPSHOTTING_ENABLED || true
 
 seconds() { sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$1" | tail -1; }
+# The fastest of REPEAT runs of a command that prints `... seconds=S` last.
+fastest() {
+  local best="" run
+  for _ in $(seq 1 "$repeat"); do
+    run="$(seconds "$("$@")")"
+    best="$(awk -v a="$run" -v b="$best" 'BEGIN { print (b == "" || a < b) ? a : b }')"
+  done
+  echo "$best"
+}
 
-echo "in memory: $dogs dogs x $tricks tricks ..." >&2
-rust_memory="$("$rust_bench" --dogs "$dogs" --tricks "$tricks")"
-python_memory="$("$python" scripts/bench_python.py --dogs "$dogs" --tricks "$tricks")"
+echo "in memory: $dogs dogs x $tricks tricks, fastest of $repeat runs each ..." >&2
+rm_s="$(fastest "$rust_bench" --dogs "$dogs" --tricks "$tricks")"
+pm_s="$(fastest "$python" scripts/bench_python.py --dogs "$dogs" --tricks "$tricks")"
+scale_memory="$("$scale_bench" --events "$scale_events")"
 
+export MOTO_CAPACITY_METER=1
 eval "$(scripts/moto.sh start)"
 trap 'scripts/moto.sh stop "$MOTO_PID"' EXIT
 log="$root/target/moto-${DYNAMO_TEST_ENDPOINT##*:}.log"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-requests() { grep -c '"POST / HTTP' "$log" || true; }
+mark() { wc -l <"$log"; }
+# Data requests (not table management) and their read and write units since a mark.
+metered() {
+  tail -n +"$(($1 + 1))" "$log" | awk '$1 == "capacity" && $2 !~ /Table$/ {
+      n++; split($3, r, "="); split($4, w, "="); read += r[2]; write += w[2] }
+    END { printf "%d %s %s\n", n, read + 0, write + 0 }'
+}
 
 echo "on moto: $dynamo_dogs dogs x $dynamo_tricks tricks ..." >&2
-before="$(requests)"
+start="$(mark)"
 rust_dynamo="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$DYNAMO_TEST_ENDPOINT" \
   DYNAMO_TABLE=bench-rust CREATE_TABLE=true "$rust_bench" --dogs "$dynamo_dogs" --tricks "$dynamo_tricks")"
-rust_requests=$(( $(requests) - before ))
+read -r rust_requests rust_rcu rust_wcu <<<"$(metered "$start")"
 
 # The Python package needs the table to exist.
 "$python" - "$DYNAMO_TEST_ENDPOINT" <<'PY'
@@ -43,24 +68,49 @@ boto3.client("dynamodb", endpoint_url=sys.argv[1]).create_table(
     AttributeDefinitions=[{"AttributeName": "originator_id", "AttributeType": "S"},
                           {"AttributeName": "originator_version", "AttributeType": "N"}])
 PY
-before="$(requests)"
+start="$(mark)"
 python_dynamo="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$DYNAMO_TEST_ENDPOINT" \
   DYNAMO_TABLE=bench-python "$python" scripts/bench_python.py --dogs "$dynamo_dogs" --tricks "$dynamo_tricks")"
-python_requests=$(( $(requests) - before ))
+read -r python_requests python_rcu python_wcu <<<"$(metered "$start")"
+
+echo "scale on moto: $scale_events events ..." >&2
+scale_dynamo="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$DYNAMO_TEST_ENDPOINT" \
+  DYNAMO_TABLE=bench-scale CREATE_TABLE=true "$scale_bench" --events "$scale_events" --loads 2)"
 
 memory_commands=$(( dogs * (tricks + 2) ))
 dynamo_commands=$(( dynamo_dogs * (dynamo_tricks + 2) ))
-rm_s="$(seconds "$rust_memory")" pm_s="$(seconds "$python_memory")"
 rd_s="$(seconds "$rust_dynamo")" pd_s="$(seconds "$python_dynamo")"
+# `field NAME LINE-PREFIX OUTPUT`: the value of NAME=... on the line starting with the prefix.
+field() { awk -v key="$1" -v line="$2" '$1 == line { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) print kv[2] } }' <<<"$3"; }
+# `, N requests` where the store counts requests.
+requests_of() { local n; n="$(field requests_per_run "$1" "$2")"; [[ -z "$n" ]] || echo ", $n requests"; }
+scale_row() {
+  local store="$1" out="$2"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$store" \
+    "$(field seconds write "$out") s$(requests_of write "$out") ($(field events_per_second write "$out") events/s)" \
+    "$(field seconds_per_load load_replay "$out") s$(requests_of load_replay "$out")" \
+    "$(field seconds_per_load load_snapshot "$out") s$(requests_of load_snapshot "$out")" \
+    "$(field notifications log_read "$out") in $(field seconds log_read "$out") s$(requests_of log_read "$out")" \
+    "$(field notifications_per_second log_read "$out")"
+}
 mkdir -p bench
 {
   echo "Seed workload (register D dogs, add T tricks to each, read every dog's tricks), $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)."
   echo "Rust: release build, aggregate cache on without fast-forward (one writer). Python: eventsourcing 9.3.5 defaults; on DynamoDB eventsourcing_dynamodb 0.1.0."
-  echo "DynamoDB: one local moto server (scripts/moto_serial.py), requests counted from its request log."
+  echo "In memory: fastest of $repeat runs each. DynamoDB: one local moto server (scripts/moto_serial.py); data requests and capacity units metered by scripts/capacity_meter.py from item sizes (RCU/WCU as DynamoDB bills them)."
   echo
-  echo "| store | commands | Rust seconds | Python seconds | speed-up | Rust commands/s | Python commands/s | Rust requests/command | Python requests/command |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  awk -v c="$memory_commands" -v r="$rm_s" -v p="$pm_s" 'BEGIN { printf "| memory (%s) | %d | %.3f | %.3f | %.0fx | %.0f | %.0f | - | - |\n", "'"${dogs}x${tricks}"'", c, r, p, p/r, c/r, c/p }'
-  awk -v c="$dynamo_commands" -v r="$rd_s" -v p="$pd_s" -v rq="$rust_requests" -v pq="$python_requests" 'BEGIN { printf "| moto DynamoDB (%s) | %d | %.3f | %.3f | %.1fx | %.0f | %.0f | %.2f | %.2f |\n", "'"${dynamo_dogs}x${dynamo_tricks}"'", c, r, p, p/r, c/r, c/p, rq/c, pq/c }'
-} > bench/results.md
+  echo "| store | commands | Rust seconds | Python seconds | speed-up | Rust commands/s | Python commands/s | Rust requests/command | Python requests/command | Rust RCU/command | Python RCU/command | Rust WCU/command | Python WCU/command |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  awk -v c="$memory_commands" -v r="$rm_s" -v p="$pm_s" 'BEGIN { printf "| memory (%s) | %d | %.4f | %.3f | %.0fx | %.0f | %.0f | - | - | - | - | - | - |\n", "'"${dogs}x${tricks}"'", c, r, p, p/r, c/r, c/p }'
+  awk -v c="$dynamo_commands" -v r="$rd_s" -v p="$pd_s" -v rq="$rust_requests" -v pq="$python_requests" \
+    -v rr="$rust_rcu" -v pr="$python_rcu" -v rw="$rust_wcu" -v pw="$python_wcu" \
+    'BEGIN { printf "| moto DynamoDB (%s) | %d | %.3f | %.3f | %.1fx | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", "'"${dynamo_dogs}x${dynamo_tricks}"'", c, r, p, p/r, c/r, c/p, rq/c, pq/c, rr/c, pr/c, rw/c, pw/c }'
+  echo
+  echo "Scale (examples/scale_bench.rs, Rust only): one $scale_events-event aggregate written 50 events per save, loaded by replaying every event and from a snapshot 10 events back, then the whole notification log read in sections of 1000."
+  echo
+  echo "| store | write | load by replay | load from snapshot | notification log read | notifications/s |"
+  echo "|---|---|---|---|---|---|"
+  scale_row memory "$scale_memory"
+  scale_row "moto DynamoDB" "$scale_dynamo"
+} >bench/results.md
 cat bench/results.md

@@ -11,6 +11,7 @@
    the outcome of every transaction is unchanged, its cost no longer grows with the table.
 
 Usage: moto_serial.py HOST PORT   (HOST must be a loopback address)
+With MOTO_CAPACITY_METER=1, it logs the capacity units of each request (capacity_meter.py).
 """
 import copy
 import ipaddress
@@ -77,6 +78,10 @@ def main():
     os.environ.setdefault("MOTO_PORT", str(port))
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
     application = DomainDispatcherApplication(create_backend_app)
+    if os.environ.get("MOTO_CAPACITY_METER"):
+        from capacity_meter import CapacityMeter
+
+        application = CapacityMeter(application)
     run_simple(host, port, application, threaded=False, request_handler=MotoRequestHandler)
 
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use support::*;
@@ -131,4 +132,49 @@ fn generate_cipher_key_prints_a_usable_key() {
         .output()
         .unwrap();
     assert_eq!(check(output).trim(), r#"["roll over", "play dead"]"#);
+}
+
+/// `name key=value ...` lines of the scale benchmark, by name.
+fn scale_figures(stdout: &str) -> HashMap<String, HashMap<String, String>> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.next()?.to_owned();
+            let values = words
+                .filter_map(|w| w.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            Some((name, values))
+        })
+        .collect()
+}
+
+#[test]
+fn scale_bench_runs_in_memory_and_on_dynamodb() {
+    let args = ["--events", "120", "--loads", "1", "--section", "50"];
+    let output = example("scale_bench").args(args).output().unwrap();
+    let figures = scale_figures(&check(output));
+    for name in ["write", "load_replay", "load_snapshot", "log_read"] {
+        assert!(figures.contains_key(name), "no {name} line in {figures:?}");
+    }
+    assert_eq!(figures["log_read"]["notifications"], "120");
+
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let output = example("scale_bench")
+        .args(args)
+        .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
+        .env("DYNAMO_ENDPOINT_URL", &endpoint)
+        .env("DYNAMO_TABLE", unique_table("scale"))
+        .env("CREATE_TABLE", "true")
+        .output()
+        .unwrap();
+    let figures = scale_figures(&check(output));
+    // 120 events, 50 per save: three transactions, after one query for the log's position.
+    assert_eq!(figures["write"]["requests_per_run"], "4.0");
+    // The snapshot, then the ten events after it.
+    assert_eq!(figures["load_snapshot"]["requests_per_run"], "2.0");
+    // Three sections of up to 50 and the empty read that ends the log.
+    assert_eq!(figures["log_read"]["requests_per_run"], "4.0");
+    assert_eq!(figures["log_read"]["notifications"], "120");
 }

@@ -262,14 +262,15 @@ fn decimal() -> BoxedStrategy<Decimal> {
     prop_oneof![full, small, Just(Decimal::MAX), Just(Decimal::MIN)].boxed()
 }
 
-/// Offsets Python's `timezone` takes and `isoformat` writes as `+HH:MM`: whole minutes,
-/// strictly within a day.
+/// Offsets Python's `timezone` takes: strictly within a day, to the second (`isoformat`
+/// writes `+HH:MM`, and `+HH:MM:SS` when there are seconds).
 fn offset() -> BoxedStrategy<UtcOffset> {
     prop_oneof![
         Just(UtcOffset::UTC),
         (-(23 * 60 + 59)..=(23 * 60 + 59i32)).prop_map(|minutes| {
             UtcOffset::from_hms((minutes / 60) as i8, (minutes % 60) as i8, 0).unwrap()
         }),
+        (-86_399..=86_399i32).prop_map(|seconds| UtcOffset::from_whole_seconds(seconds).unwrap()),
     ]
     .boxed()
 }

@@ -19,8 +19,9 @@ pub struct InMemoryRecorder {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Each aggregate's events, sorted by version.
-    aggregates: HashMap<Uuid, Vec<Arc<StoredEvent>>>,
+    /// Each aggregate's events, sorted by version. Keyed with foldhash: SipHash was most of
+    /// the cost of finding an aggregate, and the process-random seed still spreads keys.
+    aggregates: HashMap<Uuid, Vec<Arc<StoredEvent>>, foldhash::fast::RandomState>,
     log: Vec<Arc<StoredEvent>>,
     tracking: HashMap<String, BTreeSet<u64>>,
 }
