@@ -57,6 +57,12 @@ start="$(mark)"
 rust_dynamo="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$DYNAMO_TEST_ENDPOINT" \
   DYNAMO_TABLE=bench-rust CREATE_TABLE=true "$rust_bench" --dogs "$dynamo_dogs" --tricks "$dynamo_tricks")"
 read -r rust_requests rust_rcu rust_wcu <<<"$(metered "$start")"
+# The same without the notification log: what the log costs.
+start="$(mark)"
+rust_nolog="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$DYNAMO_TEST_ENDPOINT" \
+  DYNAMO_TABLE=bench-rust-nolog CREATE_TABLE=true DYNAMO_NOTIFICATION_LOG=false \
+  "$rust_bench" --dogs "$dynamo_dogs" --tricks "$dynamo_tricks")"
+read -r nolog_requests nolog_rcu nolog_wcu <<<"$(metered "$start")"
 
 # The Python package needs the table to exist.
 "$python" - "$DYNAMO_TEST_ENDPOINT" <<'PY'
@@ -79,7 +85,7 @@ scale_dynamo="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$
 
 memory_commands=$(( dogs * (tricks + 2) ))
 dynamo_commands=$(( dynamo_dogs * (dynamo_tricks + 2) ))
-rd_s="$(seconds "$rust_dynamo")" pd_s="$(seconds "$python_dynamo")"
+rd_s="$(seconds "$rust_dynamo")" pd_s="$(seconds "$python_dynamo")" rn_s="$(seconds "$rust_nolog")"
 # `field NAME LINE-PREFIX OUTPUT`: the value of NAME=... on the line starting with the prefix.
 field() { awk -v key="$1" -v line="$2" '$1 == line { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) print kv[2] } }' <<<"$3"; }
 # `, N requests` where the store counts requests.
@@ -105,6 +111,9 @@ mkdir -p bench
   awk -v c="$dynamo_commands" -v r="$rd_s" -v p="$pd_s" -v rq="$rust_requests" -v pq="$python_requests" \
     -v rr="$rust_rcu" -v pr="$python_rcu" -v rw="$rust_wcu" -v pw="$python_wcu" \
     'BEGIN { printf "| moto DynamoDB (%s) | %d | %.3f | %.3f | %.1fx | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", "'"${dynamo_dogs}x${dynamo_tricks}"'", c, r, p, p/r, c/r, c/p, rq/c, pq/c, rr/c, pr/c, rw/c, pw/c }'
+  awk -v c="$dynamo_commands" -v r="$rn_s" -v p="$pd_s" -v rq="$nolog_requests" -v pq="$python_requests" \
+    -v rr="$nolog_rcu" -v pr="$python_rcu" -v rw="$nolog_wcu" -v pw="$python_wcu" \
+    'BEGIN { printf "| moto DynamoDB (%s), Rust with DYNAMO_NOTIFICATION_LOG=false | %d | %.3f | %.3f | %.1fx | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", "'"${dynamo_dogs}x${dynamo_tricks}"'", c, r, p, p/r, c/r, c/p, rq/c, pq/c, rr/c, pr/c, rw/c, pw/c }'
   echo
   echo "Scale (examples/scale_bench.rs, Rust only): one $scale_events-event aggregate written 50 events per save, loaded by replaying every event and from a snapshot 10 events back, then the whole notification log read in sections of 1000."
   echo

@@ -516,3 +516,87 @@ async fn python_decimal_forms_round_trip() {
         utf8(&stored.state)
     );
 }
+
+mod floats {
+    use eventsourcing_dynamodb::prelude::*;
+
+    #[aggregate]
+    #[derive(Debug)]
+    pub struct Thermometer {
+        pub serial: Uuid,
+        pub reading: f64,
+        pub history: Vec<f64>,
+    }
+
+    #[aggregate]
+    impl Thermometer {
+        #[event("Installed")]
+        pub fn install(serial: Uuid) -> Self {
+            Thermometer { serial, reading: 0.0, history: Vec::new() }
+        }
+
+        #[event("Read")]
+        pub fn read(&mut self, celsius: f64, earlier: Vec<f64>) {
+            self.reading = celsius;
+            self.history.extend(earlier);
+        }
+    }
+}
+
+/// JSON has no NaN or infinity, and serde_json would write `null` in their place, after
+/// which the aggregate could never load again. Such a save fails with an error naming the
+/// event and stores nothing.
+#[tokio::test]
+async fn non_finite_floats_are_refused_and_nothing_is_stored() {
+    use floats::{Thermometer, ThermometerCommands};
+    let app = Application::builder("Weather").isolated().build().await.unwrap();
+    let mut thermometer = Thermometer::install(Uuid::new_v4());
+    thermometer.read(21.5, vec![20.0]);
+    app.save(&mut [&mut thermometer]).await.unwrap();
+    let id = thermometer.id();
+
+    for (celsius, earlier, shown) in [
+        (f64::NAN, vec![], "NaN"),
+        (f64::INFINITY, vec![], "inf"),
+        (1.0, vec![2.0, f64::NEG_INFINITY], "-inf"),
+    ] {
+        let mut stale = app.repository().get::<Thermometer>(id).await.unwrap();
+        stale.read(celsius, earlier);
+        let error = app.save(&mut [&mut stale]).await.unwrap_err();
+        let Error::Encode(encode) = &error else { panic!("not an encoding error: {error:?}") };
+        assert_eq!((encode.originator_id, encode.originator_version), (id, 3), "{error}");
+        assert!(encode.topic.ends_with("Thermometer.Read"), "{error}");
+        assert!(encode.message.contains(&format!("f64 {shown} cannot be stored")), "{error}");
+    }
+
+    let loaded = app.repository().get::<Thermometer>(id).await.unwrap();
+    assert_eq!((loaded.version(), loaded.reading, loaded.history.clone()), (2, 21.5, vec![20.0]));
+}
+
+/// The state of a snapshot takes the same JSON forms as event arguments (Python's
+/// `uuid_hex`), without attributes on the state's fields.
+#[tokio::test]
+async fn snapshot_state_uses_pythons_forms() {
+    use floats::{Thermometer, ThermometerCommands};
+    let app = Application::builder("Weather")
+        .isolated()
+        .env("IS_SNAPSHOTTING_ENABLED", "true")
+        .build()
+        .await
+        .unwrap();
+    let serial = Uuid::new_v4();
+    let mut thermometer = Thermometer::install(serial);
+    thermometer.read(-3.25, vec![1e300]);
+    app.save(&mut [&mut thermometer]).await.unwrap();
+    app.take_snapshot::<Thermometer>(thermometer.id(), None).await.unwrap();
+    let snapshots = app.recorders().snapshots.select_events(thermometer.id(), Default::default());
+    let snapshot = snapshots.await.unwrap().pop().expect("a snapshot");
+    let json: Value = serde_json::from_slice(&snapshot.state).unwrap();
+    assert_eq!(
+        json["state"]["serial"],
+        serde_json::json!({"_type_": "uuid_hex", "_data_": serial.simple().to_string()})
+    );
+    assert_eq!(json["state"]["history"], serde_json::json!([1e300]));
+    let loaded = app.repository().get::<Thermometer>(thermometer.id()).await.unwrap();
+    assert_eq!((loaded.serial, loaded.reading), (serial, -3.25));
+}

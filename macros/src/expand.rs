@@ -70,20 +70,32 @@ fn expand_struct(
     if !present.iter().any(|d| d == "Clone") {
         wanted.push(quote!(::core::clone::Clone));
     }
-    let mut adds_serde = false;
+    let mut serde_derives_added = 0;
     for name in ["Serialize", "Deserialize"] {
         if !present.iter().any(|d| d == name) {
             let ident = Ident::new(name, Span::call_site());
             wanted.push(quote!(#private::serde::#ident));
-            adds_serde = true;
+            serde_derives_added += 1;
         }
     }
+    let adds_serde = serde_derives_added > 0;
     if !wanted.is_empty() {
         item.attrs.push(syn::parse_quote!(#[derive(#(#wanted),*)]));
     }
     if adds_serde {
         let serde_path = format!("{}::serde", path_string(&private));
         item.attrs.push(syn::parse_quote!(#[serde(crate = #serde_path)]));
+    }
+    if serde_derives_added == 2 {
+        // State fields take the same forms as event arguments, so snapshots read like
+        // Python's and never hold a NaN; a field with its own serde attributes is left as is.
+        let py_with = format!("{}::py", path_string(&private));
+        for field in item.fields.iter_mut() {
+            let own_serde = field.attrs.iter().any(|attr| attr.path().is_ident("serde"));
+            if !own_serde && types::is_python_transcoded(&field.ty) {
+                field.attrs.push(syn::parse_quote!(#[serde(with = #py_with)]));
+            }
+        }
     }
     let ident = &item.ident;
     let name = ident.to_string();

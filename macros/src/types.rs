@@ -25,14 +25,15 @@ fn generic_types(segment: &syn::PathSegment) -> impl Iterator<Item = &Type> {
     })
 }
 
-/// Whether values of `ty` are written in one of Python's custom JSON forms
-/// (`uuid_hex`, `decimal_str`, `datetime_iso`), directly or inside `Option`/`Vec`.
+/// Whether values of `ty` go through the runtime's `transcoding` module, directly or inside
+/// `Option`/`Vec`: Python's custom JSON forms (`uuid_hex`, `decimal_str`, `datetime_iso`),
+/// and floats, which it refuses to write when they are NaN or infinite.
 pub fn is_python_transcoded(ty: &Type) -> bool {
     let Some(segment) = last_segment(ty) else {
         return false;
     };
     match segment.ident.to_string().as_str() {
-        "Uuid" | "Decimal" | "OffsetDateTime" => true,
+        "Uuid" | "Decimal" | "OffsetDateTime" | "f64" | "f32" => true,
         "Option" | "Vec" => generic_types(segment).next().is_some_and(is_python_transcoded),
         _ => false,
     }

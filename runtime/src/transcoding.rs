@@ -3,6 +3,8 @@
 //! Python stores these as `{"_type_": NAME, "_data_": VALUE}`: `uuid_hex` (32 lowercase hex
 //! digits), `decimal_str` (`str(Decimal)`, e.g. `"10.50"`, `"1E-7"`) and `datetime_iso`
 //! (`datetime.isoformat()`: microseconds only when non-zero, offset as `+00:00`).
+//! Floats (`f32`, `f64`) keep JSON's own form, but NaN and infinities are refused when
+//! written instead of turning into `null`.
 //! `#[aggregate]` applies this module to event arguments of those types (also inside
 //! `Option` and `Vec`); use it yourself with
 //! `#[serde(with = "eventsourcing_dynamodb::transcoding")]` on fields of your own types
@@ -266,6 +268,33 @@ impl FromPy for OffsetDateTime {
             .map_err(|e| de::Error::custom(format!("invalid datetime_iso {text:?}: {e}")))
     }
 }
+
+/// Floats: JSON has no NaN or infinity. serde_json would write them as `null`, which no
+/// `f64` reads back, so the aggregate could never load again; writing fails instead, and
+/// the save that carried the value stores nothing.
+macro_rules! finite_floats {
+    ($($float:ty),*) => {$(
+        impl ToPy for $float {
+            fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                if !self.is_finite() {
+                    return Err(serde::ser::Error::custom(format!(
+                        "{} {self} cannot be stored: JSON has no NaN or infinity",
+                        stringify!($float)
+                    )));
+                }
+                self.serialize(serializer)
+            }
+        }
+
+        impl FromPy for $float {
+            fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                <$float>::deserialize(deserializer)
+            }
+        }
+    )*};
+}
+
+finite_floats!(f32, f64);
 
 impl<T: ToPy + ?Sized> ToPy for &T {
     fn to_py<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -13,6 +13,11 @@ pub const ZLIB_COMPRESSOR_TOPIC: &str = "eventsourcing.compressor:ZlibCompressor
 /// Python's `zlib.compress` default level (`Z_DEFAULT_COMPRESSION`).
 const LEVEL: u32 = 6;
 
+/// The most a stored state may inflate to. A DynamoDB item holds at most 400 KB, and zlib
+/// inflates by at most about 1,000 times, so a damaged or hostile item could otherwise ask
+/// for hundreds of megabytes per event; no real event state comes near this.
+pub const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+
 /// A compression of stored state, as `COMPRESSOR_TOPIC` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -46,10 +51,13 @@ impl Compressor {
     }
 
     /// Decompresses `data` (Python's `zlib.decompress(data)`): anything that is not one
-    /// complete zlib stream is [`DecodeProblem::Decompress`].
+    /// complete zlib stream, or that inflates beyond [`MAX_DECOMPRESSED_BYTES`], is
+    /// [`DecodeProblem::Decompress`].
     pub fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, DecodeProblem> {
         match self {
-            Compressor::Zlib => zlib_decompress(data).map_err(DecodeProblem::Decompress),
+            Compressor::Zlib => {
+                zlib_decompress(data, MAX_DECOMPRESSED_BYTES).map_err(DecodeProblem::Decompress)
+            }
         }
     }
 }
@@ -71,18 +79,27 @@ fn zlib_compress(data: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
-fn zlib_decompress(data: &[u8]) -> Result<Vec<u8>, String> {
+fn zlib_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     let mut inflate = Decompress::new(true);
-    let mut out = Vec::with_capacity(data.len().saturating_mul(4).clamp(64, 1 << 20));
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).clamp(64, 1 << 20).min(limit));
     loop {
+        if out.len() == limit {
+            // Full: room for one more byte tells a stream that ends here from a bomb.
+            out.reserve_exact(1);
+        }
         let consumed = inflate.total_in() as usize;
         let produced = inflate.total_out();
         let status = inflate
             .decompress_vec(&data[consumed..], &mut out, FlushDecompress::Finish)
             .map_err(|error| format!("invalid zlib data: {error}"))?;
         match status {
-            Status::StreamEnd => return Ok(out),
-            _ if out.len() == out.capacity() => out.reserve(out.capacity()),
+            Status::StreamEnd if out.len() <= limit => return Ok(out),
+            _ if out.len() > limit => {
+                return Err(format!("zlib data inflates beyond {limit} bytes"));
+            }
+            _ if out.len() == out.capacity() => {
+                out.reserve_exact(out.capacity().min(limit - out.len()).max(1));
+            }
             // Room to write and nothing written: the input ended before the stream did.
             _ if inflate.total_out() == produced => {
                 return Err("incomplete or truncated zlib stream".to_owned());
@@ -123,5 +140,16 @@ mod tests {
         }
         assert_eq!(zlib.decompress(&zlib.compress(&noise).unwrap()).unwrap(), noise);
         assert!(zlib.decompress(b"{\"plain\":\"json\"}").is_err());
+    }
+
+    #[test]
+    fn refuses_to_inflate_beyond_the_limit() {
+        let zeros = vec![0u8; 100_000];
+        let packed = zlib_compress(&zeros).unwrap();
+        assert!(packed.len() < 200, "zeros compress about 1000 times");
+        assert_eq!(zlib_decompress(&packed, 100_000).unwrap(), zeros);
+        let error = zlib_decompress(&packed, 99_999).unwrap_err();
+        assert!(error.contains("inflates beyond 99999 bytes"), "{error}");
+        assert!(zlib_decompress(&packed, 1).is_err());
     }
 }
