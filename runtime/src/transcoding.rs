@@ -147,8 +147,9 @@ pub fn decimal_str(value: &Decimal) -> String {
 impl FromPy for Decimal {
     fn from_py<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = untag(deserializer, "decimal_str")?;
-        let mut value = text
-            .parse::<Decimal>()
+        // Exactly or not at all: Python's Decimal has any precision, rust_decimal 28
+        // fractional digits, and a rounded amount would be silently wrong.
+        let mut value = Decimal::from_str_exact(&text)
             .or_else(|_| Decimal::from_scientific(&text))
             .map_err(|e| de::Error::custom(format!("invalid decimal_str {text:?}: {e}")))?;
         if value.is_zero() && text.starts_with('-') {
@@ -402,6 +403,22 @@ mod tests {
             "2024-01-02T03:04:05+00:00"
         );
         assert!(parse_iso("yesterday").is_err());
+    }
+
+    #[test]
+    fn decimals_beyond_28_fractional_digits_are_refused_not_rounded() {
+        let read = |text: &str| {
+            let json = format!(r#"{{"_type_":"decimal_str","_data_":"{text}"}}"#);
+            Decimal::from_py(&mut serde_json::Deserializer::from_str(&json))
+        };
+        assert_eq!(
+            read("0.0000000000000000000000000001").unwrap().to_string(),
+            "0.0000000000000000000000000001"
+        );
+        let error = read("0.00000000000000000000000000001").unwrap_err().to_string();
+        assert!(error.contains("invalid decimal_str"), "{error}");
+        assert!(read("1E-29").is_err());
+        assert_eq!(read("1E+2").unwrap(), Decimal::from(100));
     }
 
     #[test]
