@@ -243,6 +243,9 @@ impl IsoText {
 
 /// Reads what `datetime.isoformat()` writes (a `Z` suffix too; no offset means UTC).
 pub fn parse_iso(text: &str) -> Result<OffsetDateTime, time::error::Parse> {
+    if let Some(timestamp) = parse_event_timestamp(text) {
+        return Ok(timestamp);
+    }
     let zulu;
     let text = match text.strip_suffix('Z') {
         Some(local) => {
@@ -254,6 +257,51 @@ pub fn parse_iso(text: &str) -> Result<OffsetDateTime, time::error::Parse> {
     OffsetDateTime::parse(text, ISO_PARSE_OFFSET).or_else(|_| {
         PrimitiveDateTime::parse(text, ISO_PARSE_NAIVE).map(|t| t.assume_offset(UtcOffset::UTC))
     })
+}
+
+/// The form every event timestamp has, `2026-11-27T01:52:58.078379+00:00`, read without
+/// interpreting a format description (which took a third of the time to decode an event);
+/// anything else is left to the general parser.
+fn parse_event_timestamp(text: &str) -> Option<OffsetDateTime> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 32 {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<u32> {
+        bytes[from..to].iter().try_fold(0u32, |value, &byte| {
+            byte.is_ascii_digit().then(|| value * 10 + u32::from(byte - b'0'))
+        })
+    };
+    let punctuation =
+        [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (29, b':')];
+    if punctuation.iter().any(|&(at, byte)| bytes[at] != byte) {
+        return None;
+    }
+    let sign = match bytes[26] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let date = time::Date::from_calendar_date(
+        i32::try_from(number(0, 4)?).ok()?,
+        time::Month::try_from(u8::try_from(number(5, 7)?).ok()?).ok()?,
+        u8::try_from(number(8, 10)?).ok()?,
+    )
+    .ok()?;
+    let time = time::Time::from_hms_micro(
+        u8::try_from(number(11, 13)?).ok()?,
+        u8::try_from(number(14, 16)?).ok()?,
+        u8::try_from(number(17, 19)?).ok()?,
+        number(20, 26)?,
+    )
+    .ok()?;
+    let offset = UtcOffset::from_hms(
+        sign * i8::try_from(number(27, 29)?).ok()?,
+        sign * i8::try_from(number(30, 32)?).ok()?,
+        0,
+    )
+    .ok()?;
+    Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
 }
 
 impl ToPy for OffsetDateTime {
@@ -391,6 +439,8 @@ mod tests {
             "2024-01-02T03:04:05.120000+05:30:15",
             "9999-12-31T23:59:59.999999-00:30",
             "0001-01-01T00:00:00-05:30",
+            "2024-01-02T03:04:05.000001-05:30",
+            "2024-02-29T23:59:59.999999-00:30",
         ] {
             assert_eq!(format_iso(&parse_iso(text).unwrap()), text);
         }
@@ -403,6 +453,9 @@ mod tests {
             "2024-01-02T03:04:05+00:00"
         );
         assert!(parse_iso("yesterday").is_err());
+        for invalid in ["2023-02-29T03:04:05.000001+00:00", "2024-01-02T24:04:05.000001+00:00"] {
+            assert!(parse_iso(invalid).is_err(), "{invalid}");
+        }
     }
 
     #[test]
