@@ -84,11 +84,28 @@ impl AggregateCache {
         entries.put(id, entry);
     }
 
-    /// Records that `root`'s pending events were saved: the cache now holds `root` as saved,
-    /// sharing its state (copied only when either side records another event), unless a
-    /// newer version is already cached.
+    /// Records that `root`'s pending events were saved. When the cache holds the version
+    /// they follow, they are applied to it (cheaper than copying a large aggregate);
+    /// otherwise a copy of `root` without pending events replaces the entry.
     pub fn saved<A: Aggregate>(&self, root: &Root<A>) {
-        self.put(Box::new(root.saved_copy()));
+        let mut entries = self.lock();
+        let first = root.pending_events().first().map(|event| event.originator_version);
+        if let Some(cached) = entries
+            .get_mut(&root.id())
+            .and_then(|entry| entry.as_any_mut().downcast_mut::<Root<A>>())
+        {
+            if first == Some(cached.version() + 1) {
+                // The bodies already ran on the same state in `root`, so they apply again.
+                let applied =
+                    root.pending_events().iter().all(|event| cached.replay(event.clone()).is_ok());
+                if applied && cached.version() == root.version() {
+                    return;
+                }
+            }
+        }
+        let mut copy = root.clone();
+        copy.clear_pending();
+        entries.put(root.id(), Box::new(copy));
     }
 
     /// Forgets an aggregate (after a conflict showed the cached copy is stale).

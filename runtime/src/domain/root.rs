@@ -1,6 +1,5 @@
 use super::{now, Aggregate, DomainEvent, Rejected};
 use std::ops::Deref;
-use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -16,9 +15,7 @@ pub struct Root<A: Aggregate> {
     version: u64,
     created_on: OffsetDateTime,
     modified_on: OffsetDateTime,
-    /// Shared between copies until one of them records an event (copy on write), so a copy
-    /// handed out by the aggregate cache costs nothing until it changes.
-    state: Arc<A>,
+    state: A,
     pending: Vec<DomainEvent<A::Event>>,
 }
 
@@ -27,7 +24,7 @@ impl<A: Aggregate> Root<A> {
     #[doc(hidden)]
     pub fn __create(id: Uuid, payload: A::Event) -> Result<Self, Rejected> {
         let timestamp = now();
-        let state = Arc::new(A::create(payload.clone())?);
+        let state = A::create(payload.clone())?;
         Ok(Root {
             id,
             version: 1,
@@ -48,7 +45,7 @@ impl<A: Aggregate> Root<A> {
     #[doc(hidden)]
     pub fn __trigger(&mut self, payload: A::Event) -> Result<(), Rejected> {
         let timestamp = now();
-        Arc::make_mut(&mut self.state).apply(payload.clone())?;
+        self.state.apply(payload.clone())?;
         self.version += 1;
         self.modified_on = timestamp;
         self.pending.push(DomainEvent {
@@ -62,7 +59,7 @@ impl<A: Aggregate> Root<A> {
 
     /// Rebuilds an aggregate from its first event.
     pub(crate) fn replay_created(event: DomainEvent<A::Event>) -> Result<Self, Rejected> {
-        let state = Arc::new(A::create(event.payload)?);
+        let state = A::create(event.payload)?;
         Ok(Root {
             id: event.originator_id,
             version: event.originator_version,
@@ -89,22 +86,10 @@ impl<A: Aggregate> Root<A> {
                 event.originator_version, self.id, self.version
             )));
         }
-        Arc::make_mut(&mut self.state).apply(event.payload)?;
+        self.state.apply(event.payload)?;
         self.version = event.originator_version;
         self.modified_on = event.timestamp;
         Ok(())
-    }
-
-    /// This aggregate without its pending events, sharing its state.
-    pub(crate) fn saved_copy(&self) -> Self {
-        Root {
-            id: self.id,
-            version: self.version,
-            created_on: self.created_on,
-            modified_on: self.modified_on,
-            state: Arc::clone(&self.state),
-            pending: Vec::new(),
-        }
     }
 
     /// Restores an aggregate from a snapshot of its state.
@@ -115,7 +100,7 @@ impl<A: Aggregate> Root<A> {
         modified_on: OffsetDateTime,
         state: A,
     ) -> Self {
-        Root { id, version, created_on, modified_on, state: Arc::new(state), pending: Vec::new() }
+        Root { id, version, created_on, modified_on, state, pending: Vec::new() }
     }
 
     /// Replays events (the first one must be a created event) into an aggregate. Each later
