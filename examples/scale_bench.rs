@@ -9,6 +9,10 @@
 //! from its start in sections of `--section` notifications. Request counts appear on
 //! stores that count them (DynamoDB).
 
+// The allocator this library recommends for production, as in `training_school_bench`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "bench_support/mod.rs"]
 mod bench_support;
 

@@ -17,8 +17,10 @@ dogs="${DOGS:-1000}" tricks="${TRICKS:-10}" repeat="${REPEAT:-5}"
 dynamo_dogs="${DYNAMO_DOGS:-100}" dynamo_tricks="${DYNAMO_TRICKS:-10}"
 scale_events="${SCALE_EVENTS:-10000}"
 python="$(scripts/venv.sh)"
-cargo build --quiet --release --example training_school_bench --example scale_bench
+cargo build --quiet --release --example training_school_bench --example training_school_bench_malloc \
+  --example scale_bench
 rust_bench="$root/target/release/examples/training_school_bench"
+malloc_bench="$root/target/release/examples/training_school_bench_malloc"
 scale_bench="$root/target/release/examples/scale_bench"
 unset PERSISTENCE_MODULE DYNAMO_ENDPOINT_URL DYNAMO_TABLE CREATE_TABLE AGGREGATE_CACHE_MAXSIZE \
   AGGREGATE_CACHE_FASTFORWARD IS_SNAPSHOTTING_ENABLED || true
@@ -36,6 +38,7 @@ fastest() {
 
 echo "in memory: $dogs dogs x $tricks tricks, fastest of $repeat runs each ..." >&2
 rm_s="$(fastest "$rust_bench" --dogs "$dogs" --tricks "$tricks")"
+rmm_s="$(fastest "$malloc_bench" --dogs "$dogs" --tricks "$tricks")"
 pm_s="$(fastest "$python" scripts/bench_python.py --dogs "$dogs" --tricks "$tricks")"
 scale_memory="$("$scale_bench" --events "$scale_events")"
 
@@ -102,12 +105,13 @@ scale_row() {
 mkdir -p bench
 {
   echo "Seed workload (register D dogs, add T tricks to each, read every dog's tricks), $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)."
-  echo "Rust: release build, aggregate cache on without fast-forward (one writer). Python: eventsourcing 9.3.5 defaults; on DynamoDB eventsourcing_dynamodb 0.1.0."
+  echo "Rust: release build, aggregate cache on without fast-forward (one writer), mimalloc as the global allocator (second row: glibc malloc). Python: eventsourcing 9.3.5 defaults; on DynamoDB eventsourcing_dynamodb 0.1.0."
   echo "In memory: fastest of $repeat runs each. DynamoDB: one local moto server (scripts/moto_serial.py); data requests and capacity units metered by scripts/capacity_meter.py from item sizes (RCU/WCU as DynamoDB bills them)."
   echo
   echo "| store | commands | Rust seconds | Python seconds | speed-up | Rust commands/s | Python commands/s | Rust requests/command | Python requests/command | Rust RCU/command | Python RCU/command | Rust WCU/command | Python WCU/command |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   awk -v c="$memory_commands" -v r="$rm_s" -v p="$pm_s" 'BEGIN { printf "| memory (%s) | %d | %.4f | %.3f | %.0fx | %.0f | %.0f | - | - | - | - | - | - |\n", "'"${dogs}x${tricks}"'", c, r, p, p/r, c/r, c/p }'
+  awk -v c="$memory_commands" -v r="$rmm_s" -v p="$pm_s" 'BEGIN { printf "| memory (%s), Rust on the system allocator | %d | %.4f | %.3f | %.0fx | %.0f | %.0f | - | - | - | - | - | - |\n", "'"${dogs}x${tricks}"'", c, r, p, p/r, c/r, c/p }'
   awk -v c="$dynamo_commands" -v r="$rd_s" -v p="$pd_s" -v rq="$rust_requests" -v pq="$python_requests" \
     -v rr="$rust_rcu" -v pr="$python_rcu" -v rw="$rust_wcu" -v pw="$python_wcu" \
     'BEGIN { printf "| moto DynamoDB (%s) | %d | %.3f | %.3f | %.1fx | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", "'"${dynamo_dogs}x${dynamo_tricks}"'", c, r, p, p/r, c/r, c/p, rq/c, pq/c, rr/c, pr/c, rw/c, pw/c }'

@@ -88,6 +88,11 @@ fn bench_runs_in_memory_and_on_dynamodb() {
     let output =
         example("training_school_bench").args(["--dogs", "5", "--tricks", "3"]).output().unwrap();
     bench_line(&check(output), 25);
+    let output = example("training_school_bench_malloc")
+        .args(["--dogs", "4", "--tricks", "2"])
+        .output()
+        .unwrap();
+    bench_line(&check(output), 16);
     let Some(endpoint) = dynamo_endpoint() else { return };
     let output = example("training_school_bench")
         .args(["--dogs", "3", "--tricks", "2"])
