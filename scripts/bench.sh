@@ -41,6 +41,7 @@ rm_s="$(fastest "$rust_bench" --dogs "$dogs" --tricks "$tricks")"
 rmm_s="$(fastest "$malloc_bench" --dogs "$dogs" --tricks "$tricks")"
 pm_s="$(fastest "$python" scripts/bench_python.py --dogs "$dogs" --tricks "$tricks")"
 scale_memory="$("$scale_bench" --events "$scale_events")"
+scale_python_memory="$("$python" scripts/scale_python.py --events "$scale_events" --loads 2)"
 
 export MOTO_CAPACITY_METER=1
 eval "$(scripts/moto.sh start)"
@@ -85,6 +86,8 @@ read -r python_requests python_rcu python_wcu <<<"$(metered "$start")"
 echo "scale on moto: $scale_events events ..." >&2
 scale_dynamo="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$DYNAMO_TEST_ENDPOINT" \
   DYNAMO_TABLE=bench-scale CREATE_TABLE=true "$scale_bench" --events "$scale_events" --loads 2)"
+scale_python_dynamo="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$DYNAMO_TEST_ENDPOINT" \
+  DYNAMO_TABLE=bench-python "$python" scripts/scale_python.py --events "$scale_events" --loads 2)"
 
 memory_commands=$(( dogs * (tricks + 2) ))
 dynamo_commands=$(( dynamo_dogs * (dynamo_tricks + 2) ))
@@ -93,14 +96,16 @@ rd_s="$(seconds "$rust_dynamo")" pd_s="$(seconds "$python_dynamo")" rn_s="$(seco
 field() { awk -v key="$1" -v line="$2" '$1 == line { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) print kv[2] } }' <<<"$3"; }
 # `, N requests` where the store counts requests.
 requests_of() { local n; n="$(field requests_per_run "$1" "$2")"; [[ -z "$n" ]] || echo ", $n requests"; }
+# A figure, or "n/a" when the run has no such line (Python's stack lacks the log).
+figure() { if grep -q "^$2 " <<<"$3"; then echo "$1"; else echo "n/a"; fi; }
 scale_row() {
   local store="$1" out="$2"
   printf '| %s | %s | %s | %s | %s | %s |\n' "$store" \
     "$(field seconds write "$out") s$(requests_of write "$out") ($(field events_per_second write "$out") events/s)" \
     "$(field seconds_per_load load_replay "$out") s$(requests_of load_replay "$out")" \
-    "$(field seconds_per_load load_snapshot "$out") s$(requests_of load_snapshot "$out")" \
-    "$(field notifications log_read "$out") in $(field seconds log_read "$out") s$(requests_of log_read "$out")" \
-    "$(field notifications_per_second log_read "$out")"
+    "$(figure "$(field seconds_per_load load_snapshot "$out") s$(requests_of load_snapshot "$out")" load_snapshot "$out")" \
+    "$(figure "$(field notifications log_read "$out") in $(field seconds log_read "$out") s$(requests_of log_read "$out")" log_read "$out")" \
+    "$(figure "$(field notifications_per_second log_read "$out")" log_read "$out")"
 }
 mkdir -p bench
 {
@@ -119,11 +124,13 @@ mkdir -p bench
     -v rr="$nolog_rcu" -v pr="$python_rcu" -v rw="$nolog_wcu" -v pw="$python_wcu" \
     'BEGIN { printf "| moto DynamoDB (%s), Rust with DYNAMO_NOTIFICATION_LOG=false | %d | %.3f | %.3f | %.1fx | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", "'"${dynamo_dogs}x${dynamo_tricks}"'", c, r, p, p/r, c/r, c/p, rq/c, pq/c, rr/c, pr/c, rw/c, pw/c }'
   echo
-  echo "Scale (examples/scale_bench.rs, Rust only): one $scale_events-event aggregate written 50 events per save, loaded by replaying every event and from a snapshot 10 events back, then the whole notification log read in sections of 1000."
+  echo "Scale (examples/scale_bench.rs; Python: scripts/scale_python.py): one $scale_events-event aggregate written 50 events per save, loaded by replaying every event and from a snapshot 10 events back, then the whole notification log read in sections of 1000. eventsourcing_dynamodb 0.1.0 has no notification log, and its snapshots share keys with events, so Python shows write and replay only."
   echo
   echo "| store | write | load by replay | load from snapshot | notification log read | notifications/s |"
   echo "|---|---|---|---|---|---|"
-  scale_row memory "$scale_memory"
-  scale_row "moto DynamoDB" "$scale_dynamo"
+  scale_row "memory, Rust" "$scale_memory"
+  scale_row "memory, Python" "$scale_python_memory"
+  scale_row "moto DynamoDB, Rust" "$scale_dynamo"
+  scale_row "moto DynamoDB, Python" "$scale_python_dynamo"
 } >bench/results.md
 cat bench/results.md
