@@ -35,6 +35,7 @@
 //! # Ok(())
 //! # }
 //! ```
+#![warn(missing_docs)]
 
 pub use eventsourcing_macros::{aggregate, event};
 pub use eventsourcing_runtime::*;

@@ -9,6 +9,7 @@
 //!
 //! Every write is conditional (nothing is ever overwritten) and atomic; every read is
 //! strongly consistent and follows `LastEvaluatedKey` to the end.
+#![warn(missing_docs)]
 
 mod config;
 mod errors;

@@ -4,6 +4,7 @@
 //! `#[aggregate]` on that struct's `impl` block turns every `#[event]` method into
 //! an event variant, a command that records it, and the apply logic that replays it.
 //! See the `eventsourcing_dynamodb` crate documentation for the full story.
+#![warn(missing_docs)]
 
 mod ast;
 mod attr;

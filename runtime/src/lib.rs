@@ -3,6 +3,7 @@
 //! [`application`] (application, repository, notification log).
 //!
 //! Applications use it through the `eventsourcing_dynamodb` crate.
+#![warn(missing_docs)]
 
 pub mod application;
 pub mod domain;
