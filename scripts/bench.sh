@@ -40,6 +40,11 @@ echo "in memory: $dogs dogs x $tricks tricks, fastest of $repeat runs each ..." 
 rm_s="$(fastest "$rust_bench" --dogs "$dogs" --tricks "$tricks")"
 rmm_s="$(fastest "$malloc_bench" --dogs "$dogs" --tricks "$tricks")"
 pm_s="$(fastest "$python" scripts/bench_python.py --dogs "$dogs" --tricks "$tricks")"
+# Like for like: both without the aggregate cache (an empty variable is unset in both), and
+# both with it, unbounded and without fast-forward.
+rnc_s="$(fastest env AGGREGATE_CACHE_MAXSIZE= "$rust_bench" --dogs "$dogs" --tricks "$tricks")"
+pc_s="$(fastest env AGGREGATE_CACHE_MAXSIZE=0 AGGREGATE_CACHE_FASTFORWARD=false \
+  "$python" scripts/bench_python.py --dogs "$dogs" --tricks "$tricks")"
 scale_memory="$("$scale_bench" --events "$scale_events")"
 scale_python_memory="$("$python" scripts/scale_python.py --events "$scale_events" --loads 2)"
 
@@ -110,13 +115,19 @@ scale_row() {
 mkdir -p bench
 {
   echo "Seed workload (register D dogs, add T tricks to each, read every dog's tricks), $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)."
-  echo "Rust: release build, aggregate cache on without fast-forward (one writer), mimalloc as the global allocator (second row: glibc malloc). Python: eventsourcing 9.3.5 defaults; on DynamoDB eventsourcing_dynamodb 0.1.0."
+  echo "Rust: release build, aggregate cache on without fast-forward (one writer), mimalloc as the global allocator (second row: glibc malloc). Python: eventsourcing 9.3.5 defaults (no cache), as the seed runs it; on DynamoDB eventsourcing_dynamodb 0.1.0. The third and fourth rows compare like for like: both without the cache, both with it (unbounded, no fast-forward)."
   echo "In memory: fastest of $repeat runs each. DynamoDB: one local moto server (scripts/moto_serial.py); data requests and capacity units metered by scripts/capacity_meter.py from item sizes (RCU/WCU as DynamoDB bills them)."
   echo
   echo "| store | commands | Rust seconds | Python seconds | speed-up | Rust commands/s | Python commands/s | Rust requests/command | Python requests/command | Rust RCU/command | Python RCU/command | Rust WCU/command | Python WCU/command |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-  awk -v c="$memory_commands" -v r="$rm_s" -v p="$pm_s" 'BEGIN { printf "| memory (%s) | %d | %.4f | %.3f | %.0fx | %.0f | %.0f | - | - | - | - | - | - |\n", "'"${dogs}x${tricks}"'", c, r, p, p/r, c/r, c/p }'
-  awk -v c="$memory_commands" -v r="$rmm_s" -v p="$pm_s" 'BEGIN { printf "| memory (%s), Rust on the system allocator | %d | %.4f | %.3f | %.0fx | %.0f | %.0f | - | - | - | - | - | - |\n", "'"${dogs}x${tricks}"'", c, r, p, p/r, c/r, c/p }'
+  memory_row() {
+    awk -v c="$memory_commands" -v r="$2" -v p="$3" -v label="memory (${dogs}x${tricks})$1" \
+      'BEGIN { printf "| %s | %d | %.4f | %.3f | %.0fx | %.0f | %.0f | - | - | - | - | - | - |\n", label, c, r, p, p/r, c/r, c/p }'
+  }
+  memory_row "" "$rm_s" "$pm_s"
+  memory_row ", Rust on the system allocator" "$rmm_s" "$pm_s"
+  memory_row ", both without the aggregate cache" "$rnc_s" "$pm_s"
+  memory_row ", both with the aggregate cache" "$rm_s" "$pc_s"
   awk -v c="$dynamo_commands" -v r="$rd_s" -v p="$pd_s" -v rq="$rust_requests" -v pq="$python_requests" \
     -v rr="$rust_rcu" -v pr="$python_rcu" -v rw="$rust_wcu" -v pw="$python_wcu" \
     'BEGIN { printf "| moto DynamoDB (%s) | %d | %.3f | %.3f | %.1fx | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", "'"${dynamo_dogs}x${dynamo_tricks}"'", c, r, p, p/r, c/r, c/p, rq/c, pq/c, rr/c, pr/c, rw/c, pw/c }'
