@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
@@ -52,41 +53,67 @@ fn tagged<S: Serializer>(serializer: S, kind: &str, data: &str) -> Result<S::Ok,
     map.end()
 }
 
-/// Reads either `{"_type_": kind, "_data_": "..."}` or a plain string.
+/// Reads either `{"_type_": kind, "_data_": "..."}` or a plain string. Every stored event
+/// has a few of these, so nothing is allocated when the text can be borrowed from the input.
 fn untag<'de, D: Deserializer<'de>>(
     deserializer: D,
     kind: &'static str,
-) -> Result<String, D::Error> {
+) -> Result<Cow<'de, str>, D::Error> {
     struct Tagged(&'static str);
     impl<'de> Visitor<'de> for Tagged {
-        type Value = String;
+        type Value = Cow<'de, str>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             write!(f, "{{\"_type_\": \"{}\", \"_data_\": ...}} or a string", self.0)
         }
-        fn visit_str<E: de::Error>(self, value: &str) -> Result<String, E> {
-            Ok(value.to_owned())
+        fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(value))
         }
-        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<String, M::Error> {
-            let mut kind: Option<String> = None;
-            let mut data: Option<String> = None;
-            while let Some(key) = map.next_key::<String>()? {
-                match key.as_str() {
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(value.to_owned()))
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            let mut kind: Option<Text<'de>> = None;
+            let mut data: Option<Text<'de>> = None;
+            while let Some(key) = map.next_key::<Text<'de>>()? {
+                match &*key.0 {
                     "_type_" => kind = Some(map.next_value()?),
                     "_data_" => data = Some(map.next_value()?),
                     other => return Err(de::Error::unknown_field(other, &["_type_", "_data_"])),
                 }
             }
             match (kind, data) {
-                (Some(kind), Some(data)) if kind == self.0 => Ok(data),
+                (Some(kind), Some(data)) if kind.0 == self.0 => Ok(data.0),
                 (Some(kind), Some(_)) => Err(de::Error::custom(format!(
-                    "expected a {} value, found _type_ {kind:?}",
-                    self.0
+                    "expected a {} value, found _type_ {:?}",
+                    self.0, kind.0
                 ))),
                 _ => Err(de::Error::custom("a Python custom value needs _type_ and _data_")),
             }
         }
     }
     deserializer.deserialize_any(Tagged(kind))
+}
+
+/// A string, borrowed from the input when it has no escapes.
+struct Text<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(value)))
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(value.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
 }
 
 impl ToPy for Uuid {

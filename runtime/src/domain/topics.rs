@@ -16,13 +16,13 @@ pub struct EventTopicSpec {
 pub struct EventTopics {
     names: Vec<&'static str>,
     written: Vec<String>,
-    readable: HashMap<String, usize>,
+    readable: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl EventTopics {
     /// Builds the table from the aggregate's topic, its aliases and the variants' specs.
     pub fn new(aggregate: &str, aggregate_aliases: &[&str], specs: &[EventTopicSpec]) -> Self {
-        let mut readable = HashMap::new();
+        let mut readable = HashMap::default();
         let mut written = Vec::with_capacity(specs.len());
         for (index, spec) in specs.iter().enumerate() {
             let topic = match spec.topic {

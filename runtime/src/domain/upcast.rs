@@ -76,7 +76,10 @@ pub fn decode_state<S: DeserializeOwned>(
 ) -> Result<S, DecodeProblem> {
     let expected = if current == 1 { None } else { Some(current) };
     if trailing_class_version(bytes) == expected {
-        if let Ok(state) = serde_json::from_slice::<S>(bytes) {
+        // One UTF-8 check of the whole state is cheaper than serde_json's check of each string
+        // in it; invalid UTF-8 goes the slow way below, which names the error.
+        let state = std::str::from_utf8(bytes).map(serde_json::from_str::<S>);
+        if let Ok(Ok(state)) = state {
             if stored_version(&state).unwrap_or(1) == current {
                 return Ok(state);
             }
