@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of the seed workload: this library (Rust) and Python eventsourcing
 # 9.3.5, in memory and on one local moto DynamoDB server, in one run on one machine; then
-# the scale figures (examples/scale_bench.rs) in memory and on moto.
+# the scale figures (examples/scale_bench.rs, scripts/scale_python.py) in memory and on moto.
 # Writes the tables to bench/results.md (quoted in the README) and prints them.
 #
 #   scripts/bench.sh                  # defaults below
