@@ -17,6 +17,7 @@ dogs="${DOGS:-1000}" tricks="${TRICKS:-10}" repeat="${REPEAT:-5}"
 dynamo_dogs="${DYNAMO_DOGS:-100}" dynamo_tricks="${DYNAMO_TRICKS:-10}"
 scale_events="${SCALE_EVENTS:-10000}"
 python="$(scripts/venv.sh)"
+"$python" scripts/capacity_meter.py >&2
 cargo build --quiet --release --example training_school_bench --example training_school_bench_malloc \
   --example scale_bench
 rust_bench="$root/target/release/examples/training_school_bench"

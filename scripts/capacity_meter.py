@@ -126,3 +126,22 @@ class CapacityMeter:
         else:
             print(f"capacity {operation} read={read} write={write}", file=self.log, flush=True)
         return chunks
+
+
+def _self_check():
+    """The sizing rules on cases worked out by hand from DynamoDB's documentation."""
+    assert item_size({"a": {"S": "xyz"}}) == 4
+    assert item_size({"n": {"N": "12345"}}) == 1 + 4  # 3 bytes for 5 digits, plus 1
+    assert item_size({"m": {"M": {"k": {"BOOL": True}}}}) == 1 + 3 + 1 + 1 + 1
+    big = {"k": {"S": "x" * 1024}}  # 1025 bytes: two write units
+    assert capacity("PutItem", {"Item": big}, {}) == (0, 2)
+    assert capacity("TransactWriteItems", {"TransactItems": [{"Put": {"Item": big}}, {"ConditionCheck": {}}]}, {}) == (0, 6)
+    page = {"Items": [{"k": {"S": "x" * 4095}}, {"k": {"S": "y"}}]}  # 4098 bytes
+    assert capacity("Query", {"ConsistentRead": True}, page) == (2, 0)
+    assert capacity("Query", {}, page) == (1.0, 0)
+    assert capacity("Query", {}, {"Items": []}) == (0.5, 0)
+
+
+if __name__ == "__main__":
+    _self_check()
+    print("capacity_meter: sizing rules check out")
