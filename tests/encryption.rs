@@ -13,6 +13,9 @@ use eventsourcing_dynamodb::StoredEvent;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::Command;
+use support::python;
+
+mod support;
 
 use seed::{Dog, DogCommands, DogEvent};
 
@@ -515,32 +518,9 @@ for text in doc["plain"]:
 print(json.dumps(out))
 "#;
 
-/// The Python to run: `$PYTHON`, else the repository's `.venv/bin/python`. `None` (saying
-/// SKIPPED loudly) when there is none, unless the run requires it (CI, scripts/test.sh).
-fn python() -> Option<String> {
-    let python = std::env::var("PYTHON")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
-    match Command::new(&python).arg("--version").output() {
-        Ok(output) if output.status.success() => Some(python),
-        _ => {
-            let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-                || std::env::var("REQUIRE_DYNAMODB").is_ok_and(|v| v == "1");
-            assert!(
-                !required,
-                "no Python at {python}: run scripts/test.sh, which installs eventsourcing and pycryptodome"
-            );
-            eprintln!(
-                "SKIPPED: rust_state_opens_in_python needs Python with eventsourcing and \
-                 pycryptodome at {python} ($PYTHON; run scripts/test.sh)"
-            );
-            None
-        }
-    }
-}
-
 #[tokio::test]
 async fn rust_state_opens_in_python() {
-    let Some(python) = python() else {
+    let Some(python) = python("rust_state_opens_in_python") else {
         return;
     };
     let k16 = key_of(16);

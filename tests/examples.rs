@@ -183,3 +183,13 @@ fn scale_bench_runs_in_memory_and_on_dynamodb() {
     assert_eq!(figures["log_read"]["requests_per_run"], "4.0");
     assert_eq!(figures["log_read"]["notifications"], "120");
 }
+
+/// The capacity units `scripts/bench.sh` reports are computed by `scripts/capacity_meter.py`;
+/// its sizing rules hold on cases worked out by hand.
+#[test]
+fn capacity_meter_sizing_rules_hold() {
+    let Some(python) = python("capacity_meter_sizing_rules_hold") else { return };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/capacity_meter.py");
+    let output = Command::new(python).arg(script).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

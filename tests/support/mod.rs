@@ -84,3 +84,26 @@ pub fn stored_sized(id: Uuid, version: u64, size: usize) -> StoredEvent {
         state: vec![b'x'; size],
     }
 }
+
+/// The Python to run: `$PYTHON`, else the repository's `.venv/bin/python`. `None` (saying
+/// SKIPPED loudly, naming `test`) when there is none, unless the run requires it (CI,
+/// scripts/test.sh), where that is a failure.
+pub fn python(test: &str) -> Option<String> {
+    let python = std::env::var("PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned());
+    match std::process::Command::new(&python).arg("--version").output() {
+        Ok(output) if output.status.success() => Some(python),
+        _ => {
+            let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+                || std::env::var("REQUIRE_DYNAMODB").is_ok_and(|v| v == "1");
+            assert!(
+                !required,
+                "no Python at {python}: run scripts/test.sh, which installs the Python packages"
+            );
+            eprintln!(
+                "SKIPPED: {test} needs the project's Python at {python} ($PYTHON; run scripts/test.sh)"
+            );
+            None
+        }
+    }
+}
