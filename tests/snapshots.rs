@@ -246,3 +246,29 @@ async fn cache_fast_forwards_and_never_overwrites_newer_events() {
         assert_eq!(stored.tricks, ["sit", "beg"]);
     }
 }
+
+/// An interval snapshot that cannot be stored (over DynamoDB's 400 KB item limit) does not
+/// fail the save that committed the events: the save returns its notification ids, the
+/// events are no longer pending, the next save does not conflict, and loading replays.
+#[tokio::test]
+async fn a_snapshot_too_large_to_store_does_not_fail_the_save() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let env = dynamo_env(&endpoint, &unique_table("bigsnap"));
+    let mut builder = Application::builder("Kennel").isolated().snapshot_every::<Dog>(3);
+    for (key, value) in &env {
+        builder = builder.env(key, value);
+    }
+    let app = builder.build().await.unwrap();
+    let mut dog = Dog::register("Heavy".into());
+    dog.add_trick("a".repeat(250_000));
+    dog.add_trick("b".repeat(250_000));
+    let ids = app.save(&mut [&mut dog]).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(dog.pending_events().is_empty(), "the committed events are no longer pending");
+    assert_eq!(snapshot_versions(&app, dog.id()).await, Vec::<u64>::new());
+
+    dog.add_trick("sit".into());
+    app.save(&mut [&mut dog]).await.unwrap();
+    let loaded = app.repository().get::<Dog>(dog.id()).await.unwrap();
+    assert_eq!((loaded.version(), loaded.tricks.len()), (4, 3));
+}

@@ -289,7 +289,7 @@ impl Application {
                 return Err(error.into());
             }
         };
-        self.after_save(aggregates).await?;
+        self.after_save(aggregates).await;
         for aggregate in aggregates.iter_mut() {
             aggregate.mark_saved();
         }
@@ -297,23 +297,36 @@ impl Application {
         Ok(ids)
     }
 
-    /// Caches the saved aggregates and takes the snapshots that are due.
-    async fn after_save(&self, aggregates: &[&mut dyn Pending]) -> Result<()> {
+    /// Caches the saved aggregates and takes the snapshots that are due. The events are
+    /// committed by now, so nothing here may fail the save: a snapshot that cannot be
+    /// stored (too large for an item, the database unreachable) is only an optimisation
+    /// missed, logged as a warning; loading replays the events instead.
+    async fn after_save(&self, aggregates: &[&mut dyn Pending]) {
         if let Some(cache) = &self.cache {
             for aggregate in aggregates {
                 aggregate.update_cache(cache);
             }
         }
-        let Some(intervals) = &self.snapshotting else { return Ok(()) };
+        let Some(intervals) = &self.snapshotting else { return };
         for aggregate in aggregates {
             let Some(&interval) = intervals.get(aggregate.aggregate_topic()) else { continue };
             let Some((first, last)) = aggregate.pending_versions() else { continue };
             if (first..=last).any(|version| version % interval == 0) {
-                let snapshot = aggregate.encode_snapshot(&self.mapper)?;
-                self.insert_snapshot(snapshot).await?;
+                let stored = match aggregate.encode_snapshot(&self.mapper) {
+                    Ok(snapshot) => self.insert_snapshot(snapshot).await,
+                    Err(error) => Err(error.into()),
+                };
+                if let Err(error) = stored {
+                    tracing::warn!(
+                        application = %self.name,
+                        aggregate = %aggregate.pending_id(),
+                        version = last,
+                        %error,
+                        "interval snapshot not stored; the save itself committed"
+                    );
+                }
             }
         }
-        Ok(())
     }
 
     async fn insert_snapshot(&self, snapshot: StoredEvent) -> Result<()> {
