@@ -366,3 +366,39 @@ async fn systems_reject_broken_wiring() {
         .unwrap_err();
     assert!(error.to_string().contains("not a process application"), "{error}");
 }
+
+/// A process application with the aggregate cache on: its tracked writes keep the cache
+/// current, so its policy never works on a stale copy (no conflicts, one run per
+/// notification) and its own reads see what it wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_applications_keep_their_cache_current() {
+    for store in Store::get() {
+        let (school, expected) = upstream_with_tricks(&store, &unique_table("upstream"), 12).await;
+        let counter_app = store.app("Counter", &unique_table("counter"), None).await;
+        let app = Application::builder("Counter")
+            .isolated()
+            .recorders(counter_app.recorders().clone())
+            .env("AGGREGATE_CACHE_MAXSIZE", "0")
+            .env("AGGREGATE_CACHE_FASTFORWARD", "false")
+            .build()
+            .await
+            .unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let policy = CountEveryTrick { runs: runs.clone(), delay: Duration::ZERO };
+        let counter = Arc::new(ProcessApplication::new(app, policy));
+        let system = System::builder()
+            .leader(Arc::new(school.clone()))
+            .process(counter.clone())
+            .pipe("TrainingSchool", "Counter")
+            .build()
+            .unwrap();
+        system.run_until_idle().await.unwrap();
+        let notifications = school.notification_log().max_notification_id().await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst) as u64, notifications, "no policy run repeated");
+        assert_eq!(
+            tallies(&counter, &expected).await,
+            expected,
+            "the cache holds what was written"
+        );
+    }
+}

@@ -47,6 +47,10 @@ pub trait Pending: Send + Sync {
 
     /// Updates the aggregate cache once the pending events are stored.
     fn update_cache(&self, cache: &AggregateCache);
+
+    /// A copy without pending events, for the cache once the events are stored elsewhere
+    /// (a process application's tracked write).
+    fn saved_entry(&self) -> Box<dyn Cached>;
 }
 
 impl<A: Aggregate> Pending for Root<A> {
@@ -84,6 +88,12 @@ impl<A: Aggregate> Pending for Root<A> {
 
     fn update_cache(&self, cache: &AggregateCache) {
         cache.saved(self);
+    }
+
+    fn saved_entry(&self) -> Box<dyn Cached> {
+        let mut copy = self.clone();
+        copy.clear_pending();
+        Box::new(copy)
     }
 }
 
@@ -256,6 +266,11 @@ impl Application {
     /// Everything this application recorded, in order.
     pub fn notification_log(&self) -> &NotificationLog {
         &self.log
+    }
+
+    /// The aggregate cache, when `AGGREGATE_CACHE_MAXSIZE` turns it on.
+    pub(crate) fn cache(&self) -> Option<&Arc<AggregateCache>> {
+        self.cache.as_ref()
     }
 
     /// The store's recorders.

@@ -1,5 +1,5 @@
 use super::decoders::Notified;
-use crate::application::{Application, Pending};
+use crate::application::{Application, Cached, Pending};
 use crate::error::{Error, Result};
 use crate::persistence::{PersistenceError, StoredEvent, Tracking};
 use async_trait::async_trait;
@@ -21,6 +21,8 @@ pub trait Policy: Send + Sync + 'static {
 pub struct Processing<'a> {
     app: &'a Application,
     events: Vec<StoredEvent>,
+    /// The collected aggregates as saved, for the cache once the write commits.
+    saved: Vec<Box<dyn Cached>>,
 }
 
 impl<'a> Processing<'a> {
@@ -33,6 +35,9 @@ impl<'a> Processing<'a> {
     pub fn collect(&mut self, aggregates: &mut [&mut dyn Pending]) -> Result<()> {
         for aggregate in aggregates.iter() {
             aggregate.encode_pending(self.app.mapper(), &mut self.events)?;
+        }
+        if self.app.cache().is_some() {
+            self.saved.extend(aggregates.iter().map(|aggregate| aggregate.saved_entry()));
         }
         for aggregate in aggregates.iter_mut() {
             aggregate.mark_saved();
@@ -102,9 +107,21 @@ impl ProcessApplication {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut processing = Processing { app: &self.app, events: Vec::new() };
+            let mut processing =
+                Processing { app: &self.app, events: Vec::new(), saved: Vec::new() };
             self.policy.process(notified, &mut processing).await?;
-            match recorder.insert_events_tracked(processing.events, tracking.clone()).await {
+            let written = recorder.insert_events_tracked(processing.events, tracking.clone()).await;
+            if let Some(cache) = self.app.cache() {
+                // As after `Application::save`: the cache holds what was written, and
+                // nothing that was not (the policy may have loaded and changed a copy).
+                for entry in processing.saved {
+                    match written {
+                        Ok(_) => cache.put(entry),
+                        Err(_) => cache.evict(entry.cached_id()),
+                    }
+                }
+            }
+            match written {
                 Ok(_) => {
                     self.app.prompt_followers();
                     return Ok(());
