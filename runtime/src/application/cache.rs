@@ -103,9 +103,7 @@ impl AggregateCache {
                 }
             }
         }
-        let mut copy = root.clone();
-        copy.clear_pending();
-        entries.put(root.id(), Box::new(copy));
+        entries.put(root.id(), Box::new(root.without_pending()));
     }
 
     /// Forgets an aggregate (after a conflict showed the cached copy is stale).

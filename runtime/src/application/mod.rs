@@ -91,9 +91,7 @@ impl<A: Aggregate> Pending for Root<A> {
     }
 
     fn saved_entry(&self) -> Box<dyn Cached> {
-        let mut copy = self.clone();
-        copy.clear_pending();
-        Box::new(copy)
+        Box::new(self.without_pending())
     }
 }
 

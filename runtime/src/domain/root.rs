@@ -158,6 +158,18 @@ impl<A: Aggregate> Root<A> {
     pub(crate) fn clear_pending(&mut self) {
         self.pending.clear();
     }
+
+    /// A copy as saved: without the pending events (which are not copied).
+    pub(crate) fn without_pending(&self) -> Self {
+        Root {
+            id: self.id,
+            version: self.version,
+            created_on: self.created_on,
+            modified_on: self.modified_on,
+            state: self.state.clone(),
+            pending: Vec::new(),
+        }
+    }
 }
 
 /// Shows the metadata and pending events; the state only through [`Root::state`], so that
