@@ -39,8 +39,9 @@ struct Inner {
     last_notification_id: Mutex<Option<u64>>,
     /// How long a save keeps retrying when other processes take its notification ids first.
     claim_timeout: Duration,
-    /// Requests sent by the client (when it was built by [`DynamoRecorder::connect`]).
-    requests: crate::metrics::RequestCounter,
+    /// Requests sent by the client, when [`DynamoRecorder::connect`] built it (a client
+    /// passed in is not observed).
+    requests: Option<crate::metrics::RequestCounter>,
 }
 
 impl std::fmt::Debug for DynamoRecorder {
@@ -70,16 +71,13 @@ impl DynamoRecorder {
         let client = config.client(&requests).await;
         table::ensure(&client, &config.table, config.create_table, config.operation_timeout)
             .await?;
-        let mut recorder = Self::with_claim_timeout(
+        Ok(Self::build(
             client,
             config.table,
             config.notification_log,
             config.operation_timeout,
-        );
-        if let Some(inner) = Arc::get_mut(&mut recorder.inner) {
-            inner.requests = requests;
-        }
-        Ok(recorder)
+            Some(requests),
+        ))
     }
 
     /// A recorder on a table that is known to exist.
@@ -95,13 +93,23 @@ impl DynamoRecorder {
         notification_log: bool,
         claim_timeout: Duration,
     ) -> Self {
+        Self::build(client, table, notification_log, claim_timeout, None)
+    }
+
+    fn build(
+        client: Client,
+        table: String,
+        notification_log: bool,
+        claim_timeout: Duration,
+        requests: Option<crate::metrics::RequestCounter>,
+    ) -> Self {
         DynamoRecorder {
             inner: Arc::new(Inner {
                 client,
                 table,
                 last_notification_id: Mutex::new(None),
                 claim_timeout,
-                requests: crate::metrics::RequestCounter::default(),
+                requests,
             }),
             prefix: "",
             log: notification_log,
@@ -124,9 +132,9 @@ impl DynamoRecorder {
     }
 
     /// How many requests this recorder's client has sent (SDK retries included), when it
-    /// was built by [`DynamoRecorder::connect`].
-    pub fn requests(&self) -> u64 {
-        self.inner.requests.get()
+    /// was built by [`DynamoRecorder::connect`]; `None` for a client passed in.
+    pub fn requests(&self) -> Option<u64> {
+        self.inner.requests.as_ref().map(|counter| counter.get())
     }
 
     fn reader(&self) -> Reader<'_> {
@@ -492,7 +500,7 @@ impl AggregateRecorder for DynamoRecorder {
     }
 
     fn request_count(&self) -> Option<u64> {
-        Some(self.requests())
+        self.requests()
     }
 
     async fn select_events(
