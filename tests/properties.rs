@@ -73,12 +73,10 @@ mod kennel {
         pub name: String,
         pub chip: Uuid,
         pub owner: Option<Uuid>,
-        #[serde(with = "eventsourcing_dynamodb::transcoding")]
         pub born: OffsetDateTime,
         pub tricks: Vec<String>,
         pub fees: Vec<Decimal>,
         pub weight: Decimal,
-        #[serde(with = "eventsourcing_dynamodb::transcoding")]
         pub examined: Option<OffsetDateTime>,
         pub score: i64,
         pub ratio: f64,

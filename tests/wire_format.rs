@@ -52,7 +52,6 @@ mod seed {
     pub struct Account {
         pub owner_id: Uuid,
         pub balance: Decimal,
-        #[serde(with = "eventsourcing_dynamodb::transcoding")]
         pub opened_at: OffsetDateTime,
         pub tags: Vec<String>,
         pub deposits: Vec<Deposit>,
@@ -85,7 +84,6 @@ mod seed {
     #[aggregate(topic = "seed:Clock")]
     #[derive(Debug)]
     pub struct Clock {
-        #[serde(with = "eventsourcing_dynamodb::transcoding")]
         pub ticks: Vec<OffsetDateTime>,
     }
 

@@ -40,7 +40,6 @@ pub mod kennel {
         pub name: String,
         pub chip: Uuid,
         pub owner: Option<Uuid>,
-        #[serde(with = "eventsourcing_dynamodb::transcoding")]
         pub born: OffsetDateTime,
         pub tricks: Vec<String>,
         pub fees: Vec<Decimal>,
