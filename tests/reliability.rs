@@ -1,10 +1,12 @@
-//! Reliability on DynamoDB (a local moto server): racing OS processes, a server that is
-//! killed, frozen, silent or unreachable, responses lost after a commit (through a proxy),
-//! and malformed items written behind the library's back.
+//! Reliability on DynamoDB (moto or DynamoDB Local, as `DYNAMO_TEST_SERVER` says): racing
+//! OS processes, a server that is killed, frozen, silent or unreachable, DynamoDB's failure
+//! modes injected by the `fault-proxy` crate (throttling, server errors, cancelled and
+//! in-progress transactions, connections reset before a request and responses lost after
+//! it), and malformed items written behind the library's back.
 //!
 //! Racing processes run `examples/race_worker.rs` (built by `cargo test --workspace`, or
-//! `cargo build --examples`). Tests that kill or freeze a server start their own moto
-//! (`scripts/moto_serial.py` on a free loopback port) and always stop it, also on panic.
+//! `cargo build --examples`). Tests that kill or freeze a server start their own server
+//! of the same kind on a free loopback port and always stop it, also on panic.
 
 mod support;
 
@@ -21,6 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use fault_proxy::{Fault, FaultConfig, FaultProxy};
 use support::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -79,44 +82,68 @@ fn assert_operational(error: &Error, table: &str, what: &str) {
 }
 
 // ---------------------------------------------------------------------------------------
-// A moto server of our own, and other servers that misbehave.
+// A server of our own, and other servers that misbehave.
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind a loopback port").local_addr().unwrap().port()
 }
 
-/// A moto server this test started: killed (and reaped) on drop, also when the test panics.
-struct Moto {
+/// A local DynamoDB server this test started, of the kind the run uses
+/// (`DYNAMO_TEST_SERVER`: `moto`, the default, or `dynamodb-local`): killed (and reaped) on
+/// drop, also when the test panics.
+struct LocalServer {
     child: Option<Child>,
     port: u16,
     log: PathBuf,
 }
 
-impl Moto {
-    fn start() -> Moto {
-        Moto::start_on(free_port())
+impl LocalServer {
+    fn start() -> LocalServer {
+        LocalServer::start_on(free_port())
     }
 
-    fn start_on(port: u16) -> Moto {
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned()
-        });
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto_serial.py");
-        let log =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("moto-reliability-{port}.log"));
-        let file = std::fs::File::create(&log).expect("create the moto log");
-        let child = Command::new(&python)
-            .args([script, "127.0.0.1", &port.to_string()])
+    fn start_on(port: u16) -> LocalServer {
+        let kind = std::env::var("DYNAMO_TEST_SERVER").unwrap_or_else(|_| "moto".to_owned());
+        let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{kind}-reliability-{port}.log"));
+        let file = std::fs::File::create(&log).expect("create the server log");
+        let mut command = match kind.as_str() {
+            "dynamodb-local" => {
+                let home = std::env::var("DYNAMODB_LOCAL_HOME").expect(
+                    "DYNAMODB_LOCAL_HOME names the folder of DynamoDBLocal.jar (scripts/test.sh sets it)",
+                );
+                let mut java = Command::new("java");
+                java.current_dir(home).args([
+                    "-Djava.library.path=./DynamoDBLocal_lib",
+                    "-jar",
+                    "DynamoDBLocal.jar",
+                    "-inMemory",
+                    "-sharedDb",
+                    "-disableTelemetry",
+                    "-port",
+                    &port.to_string(),
+                ]);
+                java
+            }
+            _ => {
+                let python = std::env::var("PYTHON").unwrap_or_else(|_| {
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_owned()
+                });
+                let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto_serial.py");
+                let mut moto = Command::new(python);
+                moto.args([script, "127.0.0.1", &port.to_string()]);
+                moto
+            }
+        };
+        let child = command
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run {python} (scripts/test.sh installs moto into .venv): {e}")
-            });
-        let mut moto = Moto { child: Some(child), port, log };
-        moto.wait_until_it_answers();
-        moto
+            .unwrap_or_else(|e| panic!("cannot start {kind} (scripts/test.sh installs it): {e}"));
+        let mut server = LocalServer { child: Some(child), port, log };
+        server.wait_until_it_answers();
+        server
     }
 
     fn endpoint(&self) -> String {
@@ -124,16 +151,20 @@ impl Moto {
     }
 
     fn pid(&self) -> u32 {
-        self.child.as_ref().expect("moto is running").id()
+        self.child.as_ref().expect("the server is running").id()
     }
 
+    /// Whether the server answers an HTTP request (any answer will do).
     fn answers(&self) -> bool {
         let address = ([127, 0, 0, 1], self.port).into();
         let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(1)) else {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n", self.port);
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
         let mut head = [0u8; 8];
         stream.write_all(request.as_bytes()).is_ok()
             && stream.read_exact(&mut head).is_ok()
@@ -147,11 +178,15 @@ impl Moto {
                 return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("moto exited ({status}); see {}", self.log.display());
+                panic!("the server exited ({status}); see {}", self.log.display());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("moto did not answer on port {} within 60 s; see {}", self.port, self.log.display());
+        panic!(
+            "the server did not answer on port {} within 60 s; see {}",
+            self.port,
+            self.log.display()
+        );
     }
 
     /// Sends `signal` (e.g. `-STOP`, `-CONT`) to the server process.
@@ -172,7 +207,7 @@ impl Moto {
     }
 }
 
-impl Drop for Moto {
+impl Drop for LocalServer {
     fn drop(&mut self) {
         self.kill();
     }
@@ -211,108 +246,6 @@ impl Drop for Silent {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-/// A loopback proxy to a server that loses responses: while `lose` is above zero, a request
-/// whose `X-Amz-Target` ends with `target` is passed on and served, but the connection is
-/// then closed without its response (as when a network fails after a commit).
-/// Stopped on drop.
-struct LosingProxy {
-    port: u16,
-    lose: Arc<AtomicUsize>,
-    lost: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl LosingProxy {
-    async fn start(upstream: &str, target: &str) -> LosingProxy {
-        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let target = format!("x-amz-target: dynamodb_20120810.{}", target.to_ascii_lowercase());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (lose, lost) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let counters = (Arc::clone(&lose), Arc::clone(&lost));
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (upstream, target) = (upstream.clone(), target.clone());
-                let (lose, lost) = (Arc::clone(&counters.0), Arc::clone(&counters.1));
-                tokio::spawn(async move {
-                    let _ = relay(client, &upstream, &target, &lose, &lost).await;
-                });
-            }
-        });
-        LosingProxy { port, lose, lost, task }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Loses the responses of the next `count` matching requests.
-    fn lose(&self, count: usize) {
-        self.lose.store(count, Ordering::SeqCst);
-    }
-
-    /// How many responses were lost so far.
-    fn lost(&self) -> usize {
-        self.lost.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for LosingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Relays the requests of one client connection, each over a new upstream connection.
-async fn relay(
-    mut client: tokio::net::TcpStream,
-    upstream: &str,
-    target: &str,
-    lose: &AtomicUsize,
-    lost: &AtomicUsize,
-) -> std::io::Result<()> {
-    let mut pending = Vec::new();
-    let mut buffer = [0u8; 16 * 1024];
-    loop {
-        let head_end = loop {
-            if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end + 4;
-            }
-            let read = client.read(&mut buffer).await?;
-            if read == 0 {
-                return Ok(());
-            }
-            pending.extend_from_slice(&buffer[..read]);
-        };
-        let head = String::from_utf8_lossy(&pending[..head_end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .map_or(0, |value| value.trim().parse().unwrap_or(0));
-        while pending.len() < head_end + length {
-            let read = client.read(&mut buffer).await?;
-            if read == 0 {
-                return Ok(());
-            }
-            pending.extend_from_slice(&buffer[..read]);
-        }
-        let request: Vec<u8> = pending.drain(..head_end + length).collect();
-        let mut server = tokio::net::TcpStream::connect(upstream).await?;
-        server.write_all(&request).await?;
-        let mut response = Vec::new();
-        // moto answers HTTP/1.0 and closes the connection after each response.
-        server.read_to_end(&mut response).await?;
-        let matching = head.lines().any(|line| line.trim_end() == target);
-        if matching
-            && lose.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
-        {
-            lost.fetch_add(1, Ordering::SeqCst);
-            return Ok(()); // served, but the client never hears of it
-        }
-        client.write_all(&response).await?;
     }
 }
 
@@ -632,16 +565,16 @@ fn call_bound(timeout: u64) -> Duration {
     Duration::from_secs(2 * timeout + 5)
 }
 
-/// A save in a loop on a moto server that is then killed: every call afterwards fails with
-/// a typed error within a bounded time, and once a server runs again (moto keeps nothing
+/// A save in a loop on a server that is then killed: every call afterwards fails with
+/// a typed error within a bounded time, and once a server runs again (an in-memory server keeps nothing
 /// across restarts, so with a fresh table) a new application works, and so does the old one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_mid_workload() {
     if dynamo_endpoint().is_none() {
         return;
     }
-    let mut moto = Moto::start();
-    let endpoint = moto.endpoint();
+    let mut server = LocalServer::start();
+    let endpoint = server.endpoint();
     let table = unique_table("killed");
     let settings = [("DYNAMO_TIMEOUT_SECONDS", "5")];
     let app = app_on(&endpoint, &table, &settings).await.unwrap();
@@ -683,7 +616,7 @@ async fn server_killed_mid_workload() {
         check_pairs(&reader, a, b, false).await;
     }
     let before = saved.load(Ordering::SeqCst);
-    moto.kill();
+    server.kill();
     let (failures, _) = timed("the workload", workload).await;
     let failures = failures.unwrap();
     let bound = call_bound(5);
@@ -702,8 +635,8 @@ async fn server_killed_mid_workload() {
         failures.iter().map(|(_, took)| *took).collect::<Vec<_>>()
     );
 
-    // moto restarts empty: the table is gone, and the old application says so.
-    let moto = Moto::start_on(moto.port);
+    // The server restarts empty: the table is gone, and the old application says so.
+    let server = LocalServer::start_on(server.port);
     let mut rex = Dog::register("Rex".into());
     let (missing, _) = timed("a save without table", app.save(&mut [&mut rex])).await;
     let missing = missing.unwrap_err().to_string();
@@ -715,7 +648,7 @@ async fn server_killed_mid_workload() {
 
     // A new application creates the table and works; so does the old one, which re-reads
     // the log's end rather than trusting the position it knew before the kill.
-    let fresh = app_on(&moto.endpoint(), &table, &settings).await.unwrap();
+    let fresh = app_on(&server.endpoint(), &table, &settings).await.unwrap();
     let mut fido = Dog::register("Fido".into());
     assert_eq!(fresh.save(&mut [&mut fido]).await.unwrap(), [1]);
     assert_eq!(app.save(&mut [&mut rex]).await.unwrap(), [2]);
@@ -736,9 +669,9 @@ async fn frozen_server_times_out_and_recovers() {
     if dynamo_endpoint().is_none() {
         return;
     }
-    let moto = Moto::start();
+    let server = LocalServer::start();
     let table = unique_table("frozen");
-    let app = app_on(&moto.endpoint(), &table, &[("DYNAMO_TIMEOUT_SECONDS", "2")]).await.unwrap();
+    let app = app_on(&server.endpoint(), &table, &[("DYNAMO_TIMEOUT_SECONDS", "2")]).await.unwrap();
     let [a, b] = register_pair(&app).await;
     let mut dog_a = app.repository().get::<Dog>(a).await.unwrap();
     let mut dog_b = app.repository().get::<Dog>(b).await.unwrap();
@@ -748,8 +681,8 @@ async fn frozen_server_times_out_and_recovers() {
         app.save(&mut [&mut dog_a, &mut dog_b]).await.unwrap();
     }
 
-    moto.signal("-STOP");
-    let thaw = scopeguard(|| moto.signal("-CONT"));
+    server.signal("-STOP");
+    let thaw = scopeguard(|| server.signal("-CONT"));
     dog_a.add_trick("frozen".into());
     dog_b.add_trick("frozen".into());
     let (saved, took_save) = timed("a save", app.save(&mut [&mut dog_a, &mut dog_b])).await;
@@ -786,29 +719,42 @@ async fn frozen_server_times_out_and_recovers() {
     assert_eq!(check_pairs(&app, a, b, true).await, 7);
 }
 
+/// A proxy in front of `endpoint` that injects nothing until configured.
+async fn proxy_to(endpoint: &str) -> FaultProxy {
+    FaultProxy::start(endpoint, FaultConfig::none().seed(7)).await.expect("start the fault proxy")
+}
+
+/// Loses the responses of the next `count` requests for `operation` (after the server
+/// applied them).
+fn lose_next(proxy: &FaultProxy, operation: &str, count: u64) {
+    let spent = proxy.counts().total();
+    proxy.configure(
+        FaultConfig::none().only(&[operation]).rate(Fault::LoseResponse, 1.0).limit(spent + count),
+    );
+}
+
 /// Responses lost after the server committed a transaction: the SDK sends the request
-/// again, the retry finds its own items, and the save reports the success it was (never a
-/// conflict, never a second copy). When every attempt's response is lost, the save reports
-/// an operational error, the write is stored once, and saving the same aggregates again is
-/// a conflict, not a duplicate.
+/// again (same token), the retry is answered with success or finds its own items, and the
+/// save reports the success it was (never a conflict, never a second copy). When every
+/// attempt's response is lost, the recorder reads the items back and reports the commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_responses_are_not_conflicts() {
     let Some(endpoint) = dynamo_endpoint() else { return };
     let table = unique_table("lost");
     let direct = app_on(&endpoint, &table, &[]).await.unwrap();
-    let proxy = LosingProxy::start(&endpoint, "TransactWriteItems").await;
-    let app = app_on(&proxy.endpoint(), &table, &[("DYNAMO_TIMEOUT_SECONDS", "10")]).await.unwrap();
+    let proxy = proxy_to(&endpoint).await;
+    let app = app_on(&proxy.endpoint(), &table, &[("DYNAMO_TIMEOUT_SECONDS", "3")]).await.unwrap();
     let [a, b] = register_pair(&app).await;
     let mut dog_a = app.repository().get::<Dog>(a).await.unwrap();
     let mut dog_b = app.repository().get::<Dog>(b).await.unwrap();
     let mut next = 3;
     for lose in [1, 2] {
-        let before = proxy.lost();
-        proxy.lose(lose);
+        let before = proxy.counts().of(Fault::LoseResponse);
+        lose_next(&proxy, "TransactWriteItems", lose);
         dog_a.add_trick(format!("lost {lose}"));
         dog_b.add_trick(format!("lost {lose}"));
         let (saved, took) = timed("a save", app.save(&mut [&mut dog_a, &mut dog_b])).await;
-        assert_eq!(proxy.lost() - before, lose, "the proxy lost {lose} responses");
+        assert_eq!(proxy.counts().of(Fault::LoseResponse) - before, lose, "responses lost");
         let ids = saved.unwrap_or_else(|e| panic!("{lose} lost responses: {e}"));
         assert_eq!(ids, [next, next + 1]);
         next += 2;
@@ -816,21 +762,20 @@ async fn lost_responses_are_not_conflicts() {
     }
     assert_eq!(check_pairs(&direct, a, b, true).await, 2, "each save stored once");
 
-    // Every attempt's response lost: the outcome is unknown to the application.
-    proxy.lose(usize::MAX);
-    dog_a.add_trick("unknown".into());
-    dog_b.add_trick("unknown".into());
+    // Every attempt's response lost: the read-back finds the save stored, under its ids.
+    let before = proxy.counts().of(Fault::LoseResponse);
+    proxy.configure(
+        FaultConfig::none().only(&["TransactWriteItems"]).rate(Fault::LoseResponse, 1.0),
+    );
+    dog_a.add_trick("all lost".into());
+    dog_b.add_trick("all lost".into());
     let (saved, took) = timed("a save", app.save(&mut [&mut dog_a, &mut dog_b])).await;
-    proxy.lose(0);
-    let error = saved.unwrap_err();
-    assert_operational(&error, &table, "a save whose responses were all lost");
-    eprintln!("all {} responses lost: {took:?}: {error}", proxy.lost() - 3);
+    proxy.configure(FaultConfig::none());
+    let lost = proxy.counts().of(Fault::LoseResponse) - before;
+    assert!(lost >= 3, "every attempt's response was lost ({lost})");
+    assert_eq!(saved.unwrap_or_else(|e| panic!("all responses lost: {e}")), [7, 8]);
+    eprintln!("all {lost} responses lost: reported committed after {took:?}");
     assert_eq!(check_pairs(&direct, a, b, true).await, 3, "stored once");
-    let again = app.save(&mut [&mut dog_a, &mut dog_b]).await.unwrap_err();
-    assert!(again.is_conflict(), "{again}");
-    assert_eq!(check_pairs(&direct, a, b, true).await, 3, "still stored once");
-    let mut dog_a = app.repository().get::<Dog>(a).await.unwrap();
-    let mut dog_b = app.repository().get::<Dog>(b).await.unwrap();
     dog_a.add_trick("after".into());
     dog_b.add_trick("after".into());
     assert_eq!(app.save(&mut [&mut dog_a, &mut dog_b]).await.unwrap(), [9, 10]);
@@ -843,22 +788,224 @@ async fn lost_responses_are_not_conflicts() {
 async fn lost_put_item_response_is_not_a_conflict() {
     let Some(endpoint) = dynamo_endpoint() else { return };
     let table = unique_table("lost-put");
-    let settings = [("DYNAMO_NOTIFICATION_LOG", "false"), ("DYNAMO_TIMEOUT_SECONDS", "10")];
+    let settings = [("DYNAMO_NOTIFICATION_LOG", "false"), ("DYNAMO_TIMEOUT_SECONDS", "3")];
     let direct = app_on(&endpoint, &table, &settings).await.unwrap();
-    let proxy = LosingProxy::start(&endpoint, "PutItem").await;
+    let proxy = proxy_to(&endpoint).await;
     let app = app_on(&proxy.endpoint(), &table, &settings).await.unwrap();
     let mut dog = Dog::register("Fido".into());
-    proxy.lose(1);
+    lose_next(&proxy, "PutItem", 1);
     let (saved, _) = timed("a save", app.save(&mut [&mut dog])).await;
-    assert_eq!(proxy.lost(), 1);
+    assert_eq!(proxy.counts().of(Fault::LoseResponse), 1);
     saved.unwrap_or_else(|e| panic!("a lost PutItem response: {e}"));
     dog.add_trick("sit".into());
-    proxy.lose(2);
+    lose_next(&proxy, "PutItem", 2);
     let (saved, _) = timed("a save", app.save(&mut [&mut dog])).await;
-    assert_eq!(proxy.lost(), 3);
+    assert_eq!(proxy.counts().of(Fault::LoseResponse), 3);
     saved.unwrap_or_else(|e| panic!("two lost PutItem responses: {e}"));
-    assert_eq!(stored_events(&direct, dog.id()).await.len(), 2);
-    assert_eq!(direct.repository().get::<Dog>(dog.id()).await.unwrap().tricks, ["sit"]);
+    dog.add_trick("roll over".into());
+    proxy.configure(FaultConfig::none().only(&["PutItem"]).rate(Fault::LoseResponse, 1.0));
+    let (saved, _) = timed("a save", app.save(&mut [&mut dog])).await;
+    proxy.configure(FaultConfig::none());
+    saved.unwrap_or_else(|e| panic!("every PutItem response lost: {e}"));
+    assert_eq!(stored_events(&direct, dog.id()).await.len(), 3);
+    let stored = direct.repository().get::<Dog>(dog.id()).await.unwrap();
+    assert_eq!(stored.tricks, ["sit", "roll over"]);
+}
+
+/// When the write's responses are lost and the read-back fails too, the save says that
+/// its outcome is unknown (never "nothing was written"); the data is stored once, and
+/// saving the same aggregates again is a conflict, not a second copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_outcomes_are_reported_as_unknown() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("unknown");
+    let direct = app_on(&endpoint, &table, &[]).await.unwrap();
+    let proxy = proxy_to(&endpoint).await;
+    let app = app_on(&proxy.endpoint(), &table, &[("DYNAMO_TIMEOUT_SECONDS", "2")]).await.unwrap();
+    let [a, b] = register_pair(&app).await;
+    let mut dog_a = app.repository().get::<Dog>(a).await.unwrap();
+    let mut dog_b = app.repository().get::<Dog>(b).await.unwrap();
+    proxy.configure(
+        FaultConfig::none()
+            .only(&["TransactWriteItems", "GetItem"])
+            .rate(Fault::LoseResponse, 1.0),
+    );
+    dog_a.add_trick("unknown".into());
+    dog_b.add_trick("unknown".into());
+    let (saved, took) = timed("a save", app.save(&mut [&mut dog_a, &mut dog_b])).await;
+    proxy.configure(FaultConfig::none());
+    let error = saved.expect_err("neither the write nor the read-back was answered");
+    match &error {
+        Error::Persistence(persistence) => {
+            assert!(persistence.is_outcome_unknown(), "{error}");
+            assert_eq!(persistence.python_class(), "OperationalError");
+        }
+        other => panic!("expected an unknown outcome, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(message.contains("outcome unknown") && !message.contains("nothing"), "{message}");
+    eprintln!("unknown outcome after {took:?}: {message} ({})", proxy.counts());
+    assert_eq!(check_pairs(&direct, a, b, true).await, 1, "the save did commit, once");
+    let again = app.save(&mut [&mut dog_a, &mut dog_b]).await.unwrap_err();
+    assert!(again.is_conflict(), "{again}");
+    assert_eq!(check_pairs(&direct, a, b, true).await, 1, "still stored once");
+}
+
+/// What the caller was told about each save of a faulted workload.
+#[derive(Default)]
+struct Told {
+    committed: Vec<String>,
+    failed: Vec<(String, String)>,
+    unknown: usize,
+    conflicts: usize,
+}
+
+/// Every fault DynamoDB shows a writer, at rates that fire dozens of times in 40 saves:
+/// responses lost after the write was applied, retries answered with in-progress,
+/// conflict, throttling, provisioned-throughput and server errors, and fresh requests
+/// throttled, cancelled or reset. Reads are not faulted, so no outcome stays unknown.
+fn write_faults(seed: u64) -> FaultConfig {
+    FaultConfig::none()
+        .seed(seed)
+        .only(&["PutItem", "TransactWriteItems"])
+        .rate(Fault::LoseResponse, 0.25)
+        .rate(Fault::Throttling, 0.05)
+        .rate(Fault::ProvisionedThroughput, 0.05)
+        .rate(Fault::InternalError, 0.05)
+        .rate(Fault::Unavailable, 0.03)
+        .rate(Fault::CancelConflict, 0.05)
+        .rate(Fault::CancelThrottling, 0.03)
+        .rate(Fault::CancelProvisioned, 0.03)
+        .rate(Fault::ResetBefore, 0.05)
+        .after_loss(Fault::InProgress, 0.2)
+        .after_loss(Fault::CancelConflict, 0.15)
+        .after_loss(Fault::Throttling, 0.15)
+        .after_loss(Fault::ProvisionedThroughput, 0.15)
+        .after_loss(Fault::InternalError, 0.15)
+}
+
+/// One writer saves 40 tricks through the faulting proxy, each save one command on a dog
+/// (with the log on, one transaction of the event and its log item; with it off, one
+/// `PutItem`). Afterwards: every save told committed is stored once, every save told failed
+/// is absent, no conflict was reported (there was no other writer), and the log is gapless.
+async fn faulted_writer(log: bool, seed: u64) -> (Told, fault_proxy::FaultCounts) {
+    let endpoint = dynamo_endpoint().expect("a local DynamoDB server");
+    let table = unique_table("faulted");
+    let log_setting = ("DYNAMO_NOTIFICATION_LOG", if log { "true" } else { "false" });
+    let direct = app_on(&endpoint, &table, &[log_setting]).await.unwrap();
+    let proxy = proxy_to(&endpoint).await;
+    let app = app_on(&proxy.endpoint(), &table, &[log_setting]).await.unwrap();
+    let mut dog = Dog::register("Fido".into());
+    app.save(&mut [&mut dog]).await.unwrap();
+    proxy.configure(write_faults(seed));
+    let mut told = Told::default();
+    for command in 0..40 {
+        let trick = format!("trick {command}");
+        dog.add_trick(trick.clone());
+        let (saved, _) = timed("a save", app.save(&mut [&mut dog])).await;
+        match saved {
+            Ok(_) => told.committed.push(trick),
+            Err(error) => {
+                match &error {
+                    Error::Persistence(e) if e.is_outcome_unknown() => told.unknown += 1,
+                    e if e.is_conflict() => told.conflicts += 1,
+                    _ => {}
+                }
+                told.failed.push((trick, error.to_string()));
+                dog = direct.repository().get::<Dog>(dog.id()).await.unwrap();
+            }
+        }
+    }
+    proxy.configure(FaultConfig::none());
+    let counts = proxy.counts();
+    let stored = direct.repository().get::<Dog>(dog.id()).await.unwrap();
+    for trick in &told.committed {
+        let copies = stored.tricks.iter().filter(|t| *t == trick).count();
+        assert_eq!(copies, 1, "{trick} was reported committed: stored once ({counts})");
+    }
+    for (trick, error) in &told.failed {
+        assert!(!stored.tricks.contains(trick), "{trick} was reported failed ({error}) but is stored");
+    }
+    assert_eq!(stored.tricks.len(), told.committed.len(), "nothing stored that was not reported");
+    if log {
+        let notifications = whole_log(&direct).await;
+        assert_eq!(notifications.len() as u64, stored.version(), "one notification per event");
+    }
+    (told, counts)
+}
+
+/// Injected faults on every write, log on (transactions): nothing lost, nothing doubled,
+/// no fault reported as a conflict, no unknown outcome (reads are not faulted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faulted_transactions_report_every_outcome_truly() {
+    if dynamo_endpoint().is_none() {
+        return;
+    }
+    let (told, counts) = faulted_writer(true, 11).await;
+    eprintln!(
+        "faulted transactions: {} committed, {} failed, {} unknown, {} conflicts; injected: {counts}",
+        told.committed.len(), told.failed.len(), told.unknown, told.conflicts
+    );
+    assert!(counts.total() >= 24, "dozens of faults injected: {counts}");
+    for fault in [Fault::LoseResponse, Fault::Throttling, Fault::CancelConflict, Fault::ResetBefore] {
+        assert!(counts.of(fault) > 0, "{fault} injected: {counts}");
+    }
+    assert!(counts.of(Fault::InProgress) > 0, "retries answered in-progress: {counts}");
+    assert_eq!(told.conflicts, 0, "a fault reported as a conflict: {:?}", told.failed);
+    assert_eq!(told.unknown, 0, "unknown outcomes with unfaulted reads: {:?}", told.failed);
+    assert_eq!(told.committed.len(), 40, "every save committed: {:?}", told.failed);
+}
+
+/// The same with the log off: each save is one conditional `PutItem`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faulted_put_items_report_every_outcome_truly() {
+    if dynamo_endpoint().is_none() {
+        return;
+    }
+    let (told, counts) = faulted_writer(false, 12).await;
+    eprintln!(
+        "faulted PutItems: {} committed, {} failed, {} unknown, {} conflicts; injected: {counts}",
+        told.committed.len(), told.failed.len(), told.unknown, told.conflicts
+    );
+    assert!(counts.total() >= 24, "dozens of faults injected: {counts}");
+    for fault in [Fault::LoseResponse, Fault::Throttling, Fault::InternalError, Fault::ResetBefore] {
+        assert!(counts.of(fault) > 0, "{fault} injected: {counts}");
+    }
+    assert_eq!(told.conflicts, 0, "a fault reported as a conflict: {:?}", told.failed);
+    assert_eq!(told.unknown, 0, "unknown outcomes with unfaulted reads: {:?}", told.failed);
+    assert_eq!(told.committed.len(), 40, "every save committed: {:?}", told.failed);
+}
+
+/// Racing OS processes through the faulting proxy, every command through
+/// `Application::update`: every command commits exactly once, the log stays gapless and
+/// in order, and no worker sees an error (a worker exits on any error but a conflict).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_processes_through_faults_commit_everything_once() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("race-faults");
+    let app = app_on(&endpoint, &table, &[]).await.unwrap();
+    let dogs = register_pair(&app).await;
+    let proxy = proxy_to(&endpoint).await;
+    let mut faults = write_faults(21);
+    // Fewer faults than for one writer: the racing workers add real conflicts.
+    for (_, rate) in faults.rates.iter_mut().chain(faults.after_loss.iter_mut()) {
+        *rate /= 2.0;
+    }
+    proxy.configure(faults);
+    let started = Instant::now();
+    let (committed, conflicts) = run_workers(&proxy.endpoint(), &table, dogs, true).await;
+    proxy.configure(FaultConfig::none());
+    let counts = proxy.counts();
+    eprintln!(
+        "racing processes through faults: {} committed in {:.1?}; injected: {counts}",
+        committed.len(),
+        started.elapsed()
+    );
+    assert!(counts.total() >= 24, "dozens of faults injected: {counts}");
+    assert!(counts.of(Fault::LoseResponse) > 0, "{counts}");
+    assert_eq!(conflicts, 0);
+    assert_eq!(committed.len(), WORKERS * COMMANDS, "every command committed");
+    check_race(&app, dogs, &committed).await;
 }
 
 /// Runs `f` on drop (to resume a frozen server even when the test panics).

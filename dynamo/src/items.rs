@@ -16,6 +16,7 @@ const STATE: &str = "state";
 const CREATED_AT: &str = "created_at";
 const EVENT_ID: &str = "event_id";
 const EVENT_VERSION: &str = "event_version";
+const WRITE_TOKEN: &str = "write_token";
 
 /// The partition of the notification log.
 pub const LOG_PARTITION: &str = "#notifications";
@@ -55,13 +56,23 @@ pub fn log_item(id: u64, event: &StoredEvent) -> Item {
     ])
 }
 
-/// A tracking item.
-pub fn tracking_item(application_name: &str, notification_id: u64) -> Item {
+/// A tracking item, carrying the token of the write that stored it (so that a write whose
+/// response was lost can tell its own tracking item from another process's).
+pub fn tracking_item(application_name: &str, notification_id: u64, write_token: &str) -> Item {
     HashMap::from([
         (HASH_KEY.to_owned(), AttributeValue::S(tracking_partition(application_name))),
         (RANGE_KEY.to_owned(), AttributeValue::N(notification_id.to_string())),
         (CREATED_AT.to_owned(), AttributeValue::N(epoch_seconds())),
+        (WRITE_TOKEN.to_owned(), AttributeValue::S(write_token.to_owned())),
     ])
+}
+
+/// The token of the write that stored a tracking item (none for items of older versions).
+pub fn write_token(item: &Item) -> Option<&str> {
+    match item.get(WRITE_TOKEN) {
+        Some(AttributeValue::S(token)) => Some(token),
+        _ => None,
+    }
 }
 
 /// Reads items, naming the table and key of any malformed one.

@@ -11,6 +11,7 @@
 //! strongly consistent and follows `LastEvaluatedKey` to the end.
 #![warn(missing_docs)]
 
+mod attempt;
 mod config;
 mod errors;
 mod items;

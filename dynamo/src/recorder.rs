@@ -3,13 +3,14 @@
 use crate::config::DynamoConfig;
 use crate::errors::from_sdk;
 use crate::items::{self, Item, Reader, HASH_KEY, LOG_PARTITION, RANGE_KEY};
-use crate::{limits, table};
+use crate::table;
+
+mod write;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use eventsourcing_runtime::persistence::{
-    check_batch, AggregateRecorder, ApplicationRecorder, EventQuery, Notification,
+    AggregateRecorder, ApplicationRecorder, EventQuery, Notification,
     NotificationQuery, PersistenceError, ProcessRecorder, StoredEvent, Tracking,
 };
 use std::sync::Arc;
@@ -52,16 +53,6 @@ impl std::fmt::Debug for DynamoRecorder {
             .field("log", &self.log)
             .finish_non_exhaustive()
     }
-}
-
-/// Why a write did not happen, when trying again may help or the caller must be told.
-enum WriteFailure {
-    /// The condition of the item at this index failed: it exists already.
-    Condition(usize),
-    /// DynamoDB was busy with a conflicting transaction or throttled.
-    Transient(String),
-    /// Anything else: reported to the caller.
-    Failed(PersistenceError),
 }
 
 impl DynamoRecorder {
@@ -167,16 +158,6 @@ impl DynamoRecorder {
         self.reader().event(&item)
     }
 
-    fn put(&self, item: Item) -> Result<Put, PersistenceError> {
-        Put::builder()
-            .table_name(&self.inner.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", HASH_KEY)
-            .build()
-            .map_err(|e| PersistenceError::Programming(e.to_string()))
-    }
-
     /// Queries one partition to the end (or `limit`), strongly consistent.
     async fn query(
         &self,
@@ -231,31 +212,6 @@ impl DynamoRecorder {
         }
     }
 
-    /// Writes one item with a conditional `PutItem`.
-    async fn put_single(&self, item: Item) -> Result<(), WriteFailure> {
-        let result = self
-            .inner
-            .client
-            .put_item()
-            .table_name(&self.inner.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", HASH_KEY)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(WriteFailure::Condition(0))
-            }
-            Err(error) => Err(WriteFailure::Failed(from_sdk(&self.inner.table, "PutItem", error))),
-        }
-    }
-
     async fn get(
         &self,
         partition: String,
@@ -273,223 +229,6 @@ impl DynamoRecorder {
             .await
             .map_err(|e| from_sdk(&self.inner.table, "GetItem", e))?;
         Ok(output.item)
-    }
-
-    /// Whether this very write is already stored: then a condition that "failed" was hit by
-    /// our own earlier attempt, committed but with its response lost (the SDK retried it).
-    /// Proof: every event is stored byte for byte (states carry microsecond timestamps), each
-    /// under the notification id this attempt claimed, and the tracking record exists.
-    /// The event whose condition failed is checked first, so real conflicts cost one read.
-    async fn is_own_write(
-        &self,
-        failed: usize,
-        events: &[StoredEvent],
-        ids: &[u64],
-        tracking: Option<&Tracking>,
-    ) -> Result<bool, PersistenceError> {
-        let order = std::iter::once(failed).chain((0..events.len()).filter(|i| *i != failed));
-        for index in order {
-            let event = &events[index];
-            let Some(item) =
-                self.get(self.partition(event.originator_id), event.originator_version).await?
-            else {
-                return Ok(false);
-            };
-            if self.read_event(item).ok().as_ref() != Some(event) {
-                return Ok(false);
-            }
-            if let Some(&id) = ids.get(index) {
-                let Some(entry) = self.get(LOG_PARTITION.to_owned(), id).await? else {
-                    return Ok(false);
-                };
-                let ours = self.reader().notification(&entry).is_ok_and(|n| n.event == *event);
-                if !ours {
-                    return Ok(false);
-                }
-            }
-        }
-        match tracking {
-            Some(t) => Ok(self
-                .get(items::tracking_partition(&t.application_name), t.notification_id)
-                .await?
-                .is_some()),
-            None => Ok(true),
-        }
-    }
-
-    async fn transact(&self, items: Vec<Item>) -> Result<(), WriteFailure> {
-        let mut actions = Vec::with_capacity(items.len());
-        for item in items {
-            let put = self.put(item).map_err(WriteFailure::Failed)?;
-            actions.push(TransactWriteItem::builder().put(put).build());
-        }
-        let result = self
-            .inner
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(actions))
-            .client_request_token(Uuid::new_v4().hyphenated().to_string())
-            .send()
-            .await;
-        let error = match result {
-            Ok(_) => return Ok(()),
-            Err(error) => error,
-        };
-        let reasons = match error.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                cancelled.cancellation_reasons().to_vec()
-            }
-            Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                return Err(WriteFailure::Transient("transaction in progress".to_owned()))
-            }
-            _ => {
-                return Err(WriteFailure::Failed(from_sdk(
-                    &self.inner.table,
-                    "TransactWriteItems",
-                    error,
-                )))
-            }
-        };
-        let failed: Vec<(usize, &str)> = reasons
-            .iter()
-            .enumerate()
-            .filter_map(|(index, reason)| reason.code().map(|code| (index, code)))
-            .filter(|(_, code)| *code != "None")
-            .collect();
-        if let Some((index, _)) = failed.iter().find(|(_, code)| *code == "ConditionalCheckFailed")
-        {
-            return Err(WriteFailure::Condition(*index));
-        }
-        match failed.first() {
-            Some((_, code)) if *code == "TransactionConflict" || code.contains("Throttl") => {
-                Err(WriteFailure::Transient((*code).to_owned()))
-            }
-            _ => {
-                Err(WriteFailure::Failed(from_sdk(&self.inner.table, "TransactWriteItems", error)))
-            }
-        }
-    }
-
-    async fn write(
-        &self,
-        events: Vec<StoredEvent>,
-        tracking: Option<Tracking>,
-    ) -> Result<Vec<u64>, PersistenceError> {
-        check_batch(&events)?;
-        let log = self.log && !events.is_empty();
-        let mut guard = match log {
-            true => Some(self.inner.last_notification_id.lock().await),
-            false => None,
-        };
-        let mut attempt = 0;
-        let mut pause = Duration::from_millis(5);
-        let started = std::time::Instant::now();
-        loop {
-            attempt += 1;
-            let last = match guard.as_deref_mut() {
-                Some(Some(last)) => *last,
-                Some(cached) => {
-                    let last = self.last_position(LOG_PARTITION.to_owned()).await?;
-                    *cached = Some(last);
-                    last
-                }
-                None => 0,
-            };
-            let ids: Vec<u64> = match log {
-                true => (last + 1..=last + events.len() as u64).collect(),
-                false => Vec::new(),
-            };
-            // Events first: a failed condition among them is a conflict, whatever else failed.
-            let mut batch: Vec<(Item, String)> = events
-                .iter()
-                .map(|e| {
-                    (
-                        self.event_item(e),
-                        format!("event {} version {}", e.originator_id, e.originator_version),
-                    )
-                })
-                .collect();
-            for (id, event) in ids.iter().zip(&events) {
-                batch.push((items::log_item(*id, event), format!("notification {id}")));
-            }
-            if let Some(tracking) = &tracking {
-                batch.push((
-                    items::tracking_item(&tracking.application_name, tracking.notification_id),
-                    format!("tracking {}:{}", tracking.application_name, tracking.notification_id),
-                ));
-            }
-            limits::check(&batch)?;
-            let items: Vec<Item> = batch.into_iter().map(|(item, _)| item).collect();
-            let outcome = match items.len() {
-                0 => return Ok(Vec::new()),
-                1 => self.put_single(items.into_iter().next().unwrap_or_default()).await,
-                _ => self.transact(items).await,
-            };
-            let Err(failure) = outcome else {
-                if let (Some(cached), Some(&max)) = (guard.as_deref_mut(), ids.last()) {
-                    *cached = Some(max);
-                }
-                return Ok(ids);
-            };
-            match failure {
-                WriteFailure::Failed(error) => {
-                    // The outcome may be unknown (a timeout): re-read the log's end next time.
-                    if let Some(cached) = guard.as_deref_mut() {
-                        *cached = None;
-                    }
-                    return Err(error);
-                }
-                WriteFailure::Condition(index) if index < events.len() => {
-                    if self.is_own_write(index, &events, &ids, tracking.as_ref()).await? {
-                        // The whole transaction committed atomically, with these ids.
-                        if let (Some(cached), Some(&max)) = (guard.as_deref_mut(), ids.last()) {
-                            *cached = Some(max);
-                        }
-                        return Ok(ids);
-                    }
-                    return Err(PersistenceError::Conflict {
-                        originator_id: events[index].originator_id,
-                        originator_version: events[index].originator_version,
-                    });
-                }
-                WriteFailure::Condition(index) if index < events.len() + ids.len() => {
-                    // Another process advanced the log: re-read its end and try again, after
-                    // a random pause so that racing processes do not keep colliding.
-                    if let Some(cached) = guard.as_deref_mut() {
-                        *cached = None;
-                    }
-                    tokio::time::sleep(pause.mul_f64(fastrand::f64())).await;
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                }
-                WriteFailure::Condition(_) => {
-                    let (application_name, notification_id) = tracking
-                        .map(|t| (t.application_name, t.notification_id))
-                        .unwrap_or_default();
-                    return Err(PersistenceError::TrackingConflict {
-                        application_name,
-                        notification_id,
-                    });
-                }
-                WriteFailure::Transient(reason) => {
-                    tracing::debug!(table = %self.inner.table, %reason, attempt, "retrying write");
-                    if let Some(cached) = guard.as_deref_mut() {
-                        *cached = None;
-                    }
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(500));
-                }
-            }
-            if started.elapsed() >= self.inner.claim_timeout {
-                return Err(PersistenceError::Operational {
-                    operation: format!("TransactWriteItems on table {}", self.inner.table),
-                    message: format!(
-                        "gave up after {attempt} attempts in {:?}: other writers kept taking the next notification ids",
-                        started.elapsed()
-                    ),
-                    source: None,
-                });
-            }
-        }
     }
 }
 

@@ -40,10 +40,14 @@ pub struct FaultConfig {
     /// Each fault's probability for a request (their sum at most 1). Transaction-only
     /// faults apply to `TransactWriteItems` only.
     pub rates: Vec<(Fault, f64)>,
-    /// The same, for the later attempts of a call whose response was lost.
+    /// The same, for the later attempts of a call whose response was lost (when empty,
+    /// those get [`FaultConfig::rates`] too).
     pub after_loss: Vec<(Fault, f64)>,
     /// Only requests for these operations (e.g. `PutItem`) get faults; all when empty.
     pub operations: Vec<String>,
+    /// At most this many injections in all (then requests pass untouched); no limit when
+    /// `None`.
+    pub limit: Option<u64>,
 }
 
 impl FaultConfig {
@@ -73,6 +77,12 @@ impl FaultConfig {
     /// Limits faults to these operations.
     pub fn only(mut self, operations: &[&str]) -> Self {
         self.operations = operations.iter().map(|op| (*op).to_owned()).collect();
+        self
+    }
+
+    /// Injects at most `count` faults in all.
+    pub fn limit(mut self, count: u64) -> Self {
+        self.limit = Some(count);
         self
     }
 
@@ -227,12 +237,13 @@ impl Shared {
         let delay = config.latency + jitter;
         let faulted = config.operations.is_empty()
             || config.operations.iter().any(|op| Some(op.as_str()) == request.operation());
-        if !faulted {
+        let spent = self.injected.iter().map(|n| n.load(Ordering::SeqCst)).sum::<u64>();
+        if !faulted || config.limit.is_some_and(|limit| spent >= limit) {
             return (delay, Decision::Forward { lose_response: false });
         }
         let retry_of_lost =
             request.invocation.as_ref().is_some_and(|id| lock(&self.lost).contains(id));
-        let rates = match retry_of_lost {
+        let rates = match retry_of_lost && !config.after_loss.is_empty() {
             true => &config.after_loss,
             false => &config.rates,
         };

@@ -46,6 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rates: options.rates,
         after_loss: options.after_loss,
         operations: options.operations,
+        limit: None,
     };
     let proxy = FaultProxy::start_on(&options.upstream, config, options.port).await?;
     println!("listening {}", proxy.endpoint());

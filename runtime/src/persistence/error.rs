@@ -67,6 +67,32 @@ pub enum PersistenceError {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
+    /// A write whose outcome could not be learnt: an attempt may have committed (its
+    /// response was lost), and reading the items back failed too. The data may or may not
+    /// be stored; reload the aggregates to find out before running the command again.
+    #[error("outcome unknown: {operation} may or may not have committed ({detail}); reload to find out")]
+    OutcomeUnknown {
+        /// What was being done, e.g. "TransactWriteItems on table events".
+        operation: String,
+        /// What was tried and what failed.
+        detail: String,
+        /// The last error seen.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The store refused the write for a reason that trying again cannot change (e.g. a
+    /// transaction cancelled with `ValidationError`); nothing was written.
+    #[error("{operation} was refused ({reason}) for {item}; nothing was written")]
+    Rejected {
+        /// What was being done.
+        operation: String,
+        /// The store's reason, e.g. "ValidationError".
+        reason: String,
+        /// The item the reason names.
+        item: String,
+    },
+
     /// The store is set up wrongly for this use: e.g. a missing table or a wrong key schema.
     #[error("{0}")]
     Programming(String),
@@ -82,17 +108,26 @@ impl PersistenceError {
         matches!(self, PersistenceError::Conflict { .. })
     }
 
+    /// Whether a write may or may not have committed ([`PersistenceError::OutcomeUnknown`]).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, PersistenceError::OutcomeUnknown { .. })
+    }
+
     /// The name of the Python eventsourcing error class this corresponds to.
     pub fn python_class(&self) -> &'static str {
         match self {
             PersistenceError::Conflict { .. }
             | PersistenceError::DuplicateInBatch { .. }
             | PersistenceError::TrackingConflict { .. } => "IntegrityError",
-            PersistenceError::LimitExceeded { .. } | PersistenceError::Programming(_) => {
+            PersistenceError::LimitExceeded { .. }
+            | PersistenceError::Rejected { .. }
+            | PersistenceError::Programming(_) => {
                 "ProgrammingError"
             }
             PersistenceError::Data { .. } => "DataError",
-            PersistenceError::Operational { .. } => "OperationalError",
+            PersistenceError::Operational { .. } | PersistenceError::OutcomeUnknown { .. } => {
+                "OperationalError"
+            }
             PersistenceError::NotSupported(_) => "NotSupportedError",
         }
     }
