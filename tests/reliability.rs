@@ -851,6 +851,41 @@ async fn unknown_outcomes_are_reported_as_unknown() {
     assert_eq!(check_pairs(&direct, a, b, true).await, 1, "still stored once");
 }
 
+/// `Application::update` whose save's outcome is unknown (writes and the recorder's
+/// read-back unanswered) reloads the aggregate to find out: the save had committed, so the
+/// command is not run again and the update reports success; the trick is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_resolves_unknown_outcomes_by_reloading() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("update-unknown");
+    let direct = app_on(&endpoint, &table, &[]).await.unwrap();
+    let proxy = proxy_to(&endpoint).await;
+    let app = app_on(&proxy.endpoint(), &table, &[("DYNAMO_TIMEOUT_SECONDS", "2")]).await.unwrap();
+    let mut dog = Dog::register("Fido".into());
+    app.save(&mut [&mut dog]).await.unwrap();
+    // Queries (how aggregates load) are answered; the write and the GetItems of the
+    // recorder's read-back are not.
+    proxy.configure(
+        FaultConfig::none()
+            .only(&["TransactWriteItems", "GetItem"])
+            .rate(Fault::LoseResponse, 1.0),
+    );
+    let runs = AtomicUsize::new(0);
+    let (updated, took) = timed(
+        "an update",
+        app.update::<Dog, _>(dog.id(), |dog| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            dog.add_trick("sit".into());
+        }),
+    )
+    .await;
+    proxy.configure(FaultConfig::none());
+    updated.unwrap_or_else(|e| panic!("the update committed, so it succeeds: {e}"));
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the command ran once");
+    assert_eq!(direct.repository().get::<Dog>(dog.id()).await.unwrap().tricks, ["sit"]);
+    eprintln!("update with an unknown outcome resolved in {took:?} ({})", proxy.counts());
+}
+
 /// What the caller was told about each save of a faulted workload.
 #[derive(Default)]
 struct Told {

@@ -58,6 +58,12 @@ impl Error {
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Persistence(error) if error.is_conflict())
     }
+
+    /// Whether a save may or may not have committed: its responses were lost and reading
+    /// its items back failed too (see [`PersistenceError::OutcomeUnknown`]).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::Persistence(error) if error.is_outcome_unknown())
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -385,6 +385,9 @@ impl Application {
     /// attempts, pausing with jittered exponential backoff in between.
     ///
     /// `command` may run more than once, so it should only record events on the aggregate.
+    /// It never runs again for a save that committed: when a save's outcome is unknown
+    /// ([`Error::is_outcome_unknown`]), the aggregate is reloaded to find out, and the
+    /// command runs again only if its events are not stored.
     pub async fn update<A, R>(
         &self,
         id: Uuid,
@@ -413,8 +416,35 @@ impl Application {
                     delay = (delay * 2).min(self.retry.max_delay);
                     self.repository.catch_up(&mut latest).await?;
                 }
+                Err(error) if error.is_outcome_unknown() => {
+                    match self.stored_as_recorded(&aggregate).await {
+                        Some(true) => return Ok(outcome),
+                        Some(false) if attempt < attempts => {
+                            tracing::debug!(%id, attempt, "save did not commit; retrying command");
+                            self.repository.catch_up(&mut latest).await?;
+                        }
+                        _ => return Err(error),
+                    }
+                }
                 Err(error) => return Err(error),
             }
+        }
+    }
+
+    /// Whether the aggregate's pending events are stored as it recorded them (the stored
+    /// aggregate at its version was modified at the same microsecond), reloading it;
+    /// `None` when that cannot be read.
+    async fn stored_as_recorded<A: Aggregate>(&self, aggregate: &Root<A>) -> Option<bool> {
+        if aggregate.pending_events().is_empty() {
+            return Some(true);
+        }
+        match self.repository.get_at::<A>(aggregate.id(), aggregate.version()).await {
+            Ok(stored) => Some(
+                stored.version() == aggregate.version()
+                    && stored.modified_on() == aggregate.modified_on(),
+            ),
+            Err(Error::AggregateNotFound { .. }) => Some(false),
+            Err(_) => None,
         }
     }
 }
