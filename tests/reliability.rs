@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use eventsourcing_dynamodb::prelude::*;
 use eventsourcing_dynamodb::{ConfigError, PersistenceError, StoredEvent};
+use fault_proxy::{Fault, FaultConfig, FaultProxy};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::io::{Read, Write};
@@ -23,7 +24,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use fault_proxy::{Fault, FaultConfig, FaultProxy};
 use support::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -104,8 +104,8 @@ impl LocalServer {
 
     fn start_on(port: u16) -> LocalServer {
         let kind = std::env::var("DYNAMO_TEST_SERVER").unwrap_or_else(|_| "moto".to_owned());
-        let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("{kind}-reliability-{port}.log"));
+        let log =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{kind}-reliability-{port}.log"));
         let file = std::fs::File::create(&log).expect("create the server log");
         let mut command = match kind.as_str() {
             "dynamodb-local" => {
@@ -826,9 +826,7 @@ async fn unknown_outcomes_are_reported_as_unknown() {
     let mut dog_a = app.repository().get::<Dog>(a).await.unwrap();
     let mut dog_b = app.repository().get::<Dog>(b).await.unwrap();
     proxy.configure(
-        FaultConfig::none()
-            .only(&["TransactWriteItems", "GetItem"])
-            .rate(Fault::LoseResponse, 1.0),
+        FaultConfig::none().only(&["TransactWriteItems", "GetItem"]).rate(Fault::LoseResponse, 1.0),
     );
     dog_a.add_trick("unknown".into());
     dog_b.add_trick("unknown".into());
@@ -866,9 +864,7 @@ async fn update_resolves_unknown_outcomes_by_reloading() {
     // Queries (how aggregates load) are answered; the write and the GetItems of the
     // recorder's read-back are not.
     proxy.configure(
-        FaultConfig::none()
-            .only(&["TransactWriteItems", "GetItem"])
-            .rate(Fault::LoseResponse, 1.0),
+        FaultConfig::none().only(&["TransactWriteItems", "GetItem"]).rate(Fault::LoseResponse, 1.0),
     );
     let runs = AtomicUsize::new(0);
     let (updated, took) = timed(
@@ -959,7 +955,10 @@ async fn faulted_writer(log: bool, seed: u64) -> (Told, fault_proxy::FaultCounts
         assert_eq!(copies, 1, "{trick} was reported committed: stored once ({counts})");
     }
     for (trick, error) in &told.failed {
-        assert!(!stored.tricks.contains(trick), "{trick} was reported failed ({error}) but is stored");
+        assert!(
+            !stored.tricks.contains(trick),
+            "{trick} was reported failed ({error}) but is stored"
+        );
     }
     assert_eq!(stored.tricks.len(), told.committed.len(), "nothing stored that was not reported");
     if log {
@@ -982,7 +981,8 @@ async fn faulted_transactions_report_every_outcome_truly() {
         told.committed.len(), told.failed.len(), told.unknown, told.conflicts
     );
     assert!(counts.total() >= 24, "dozens of faults injected: {counts}");
-    for fault in [Fault::LoseResponse, Fault::Throttling, Fault::CancelConflict, Fault::ResetBefore] {
+    for fault in [Fault::LoseResponse, Fault::Throttling, Fault::CancelConflict, Fault::ResetBefore]
+    {
         assert!(counts.of(fault) > 0, "{fault} injected: {counts}");
     }
     assert!(counts.of(Fault::InProgress) > 0, "retries answered in-progress: {counts}");
@@ -1000,10 +1000,14 @@ async fn faulted_put_items_report_every_outcome_truly() {
     let (told, counts) = faulted_writer(false, 12).await;
     eprintln!(
         "faulted PutItems: {} committed, {} failed, {} unknown, {} conflicts; injected: {counts}",
-        told.committed.len(), told.failed.len(), told.unknown, told.conflicts
+        told.committed.len(),
+        told.failed.len(),
+        told.unknown,
+        told.conflicts
     );
     assert!(counts.total() >= 24, "dozens of faults injected: {counts}");
-    for fault in [Fault::LoseResponse, Fault::Throttling, Fault::InternalError, Fault::ResetBefore] {
+    for fault in [Fault::LoseResponse, Fault::Throttling, Fault::InternalError, Fault::ResetBefore]
+    {
         assert!(counts.of(fault) > 0, "{fault} injected: {counts}");
     }
     assert_eq!(told.conflicts, 0, "a fault reported as a conflict: {:?}", told.failed);

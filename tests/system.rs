@@ -3,9 +3,12 @@
 
 mod support;
 
-use eventsourcing_dynamodb::persistence::{NotificationQuery, ProcessRecorder, Recorders};
+use eventsourcing_dynamodb::persistence::{
+    NotificationQuery, PersistenceError, ProcessRecorder, Recorders,
+};
 use eventsourcing_dynamodb::prelude::*;
 use eventsourcing_dynamodb::system::{Notified, Policy, ProcessApplication, Processing, System};
+use fault_proxy::{Fault, FaultConfig, FaultProxy};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -125,7 +128,11 @@ async fn concurrent_saves_get_gapless_contiguous_ids() {
 }
 
 /// The same with 8 writers that each have their own client and cached log position, as
-/// separate processes would, so they race for the same notification ids.
+/// separate processes would, so they race for the same notification ids. The transactional
+/// log does not promise such writers fairness: on a loaded machine one can lose the race
+/// for ids until `DYNAMO_TIMEOUT_SECONDS` and give up. The claim tested is the narrower
+/// one: a save commits with contiguous ids, or fails with the typed error that says so
+/// having written nothing; the log holds exactly the committed saves, gapless.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_processes_get_gapless_contiguous_ids() {
     let Some(endpoint) = dynamo_endpoint() else { return };
@@ -150,7 +157,20 @@ async fn concurrent_saves(store: &Store, separate_clients: bool, saves: u64) {
                     for trick in 1..events {
                         dog.add_trick(format!("t{trick}"));
                     }
-                    let ids = app.save(&mut [&mut dog]).await.unwrap();
+                    let ids = match app.save(&mut [&mut dog]).await {
+                        Ok(ids) => ids,
+                        Err(Error::Persistence(PersistenceError::Operational {
+                            message, ..
+                        })) if separate_clients
+                            && message.contains("other writers kept taking") =>
+                        {
+                            let stored = app.repository().contains(dog.id()).await.unwrap();
+                            assert!(!stored, "a save that gave up wrote nothing: {message}");
+                            eprintln!("writer {writer} gave up save {save}: {message}");
+                            continue;
+                        }
+                        Err(error) => panic!("writer {writer} save {save}: {error}"),
+                    };
                     assert_eq!(ids.len() as u64, events);
                     done.push(ids);
                 }
@@ -301,6 +321,60 @@ async fn followers_process_exactly_once_across_crashes() {
         assert_eq!(counter.notification_log().max_notification_id().await.unwrap(), events_before);
         assert_eq!(tallies(&counter, &expected).await, expected);
     }
+}
+
+/// A follower whose every tracked write goes through DynamoDB's failure modes (responses
+/// lost after the write was applied, retries answered in-progress or cancelled, throttling,
+/// server errors, resets) still records each downstream event exactly once, and tracks the
+/// upstream log to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_process_exactly_once_through_faults() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let store = Store::Dynamo(endpoint.clone());
+    let (school, expected) = upstream_with_tricks(&store, &unique_table("upstream"), 12).await;
+    let proxy = FaultProxy::start(&endpoint, FaultConfig::none()).await.unwrap();
+    let faulted = Store::Dynamo(proxy.endpoint());
+    let counter_app = faulted.app("Counter", &unique_table("counter"), None).await;
+    proxy.configure(
+        FaultConfig::none()
+            .seed(5)
+            .only(&["PutItem", "TransactWriteItems"])
+            .rate(Fault::LoseResponse, 0.25)
+            .rate(Fault::Throttling, 0.05)
+            .rate(Fault::InternalError, 0.05)
+            .rate(Fault::CancelConflict, 0.05)
+            .rate(Fault::CancelProvisioned, 0.05)
+            .rate(Fault::ResetBefore, 0.05)
+            .after_loss(Fault::InProgress, 0.3)
+            .after_loss(Fault::CancelConflict, 0.2)
+            .after_loss(Fault::Throttling, 0.2),
+    );
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::new(ProcessApplication::new(
+        counter_app,
+        CountEveryTrick { runs: runs.clone(), delay: Duration::ZERO },
+    ));
+    let system = System::builder()
+        .leader(Arc::new(school.clone()))
+        .process(counter.clone())
+        .pipe("TrainingSchool", "Counter")
+        .build()
+        .unwrap();
+    system.run_until_idle().await.unwrap();
+    proxy.configure(FaultConfig::none());
+    let counts = proxy.counts();
+    eprintln!(
+        "follower through faults: {} policy runs; injected: {counts}",
+        runs.load(Ordering::SeqCst)
+    );
+    assert!(counts.total() >= 10, "faults were injected: {counts}");
+    assert!(counts.of(Fault::LoseResponse) > 0, "{counts}");
+    let upstream_end = school.notification_log().max_notification_id().await.unwrap();
+    assert_eq!(
+        counter.recorders().events.max_tracking_id("TrainingSchool").await.unwrap(),
+        upstream_end
+    );
+    assert_eq!(tallies(&counter, &expected).await, expected, "each trick counted exactly once");
 }
 
 /// The tokio runner follows a live upstream, catches up after a restart, and chains

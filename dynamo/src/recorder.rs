@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use eventsourcing_runtime::persistence::{
-    AggregateRecorder, ApplicationRecorder, EventQuery, Notification,
-    NotificationQuery, PersistenceError, ProcessRecorder, StoredEvent, Tracking,
+    AggregateRecorder, ApplicationRecorder, EventQuery, Notification, NotificationQuery,
+    PersistenceError, ProcessRecorder, StoredEvent, Tracking,
 };
 use std::sync::Arc;
 use std::time::Duration;

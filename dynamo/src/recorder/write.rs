@@ -133,9 +133,8 @@ impl DynamoRecorder {
                 });
             }
             if index >= events.len() + save.ids.len() {
-                let (application_name, notification_id) = tracking
-                    .map(|t| (t.application_name, t.notification_id))
-                    .unwrap_or_default();
+                let (application_name, notification_id) =
+                    tracking.map(|t| (t.application_name, t.notification_id)).unwrap_or_default();
                 return Err(PersistenceError::TrackingConflict {
                     application_name,
                     notification_id,
@@ -186,11 +185,8 @@ impl DynamoRecorder {
             batch.push((items::log_item(*id, event), format!("notification {id}")));
         }
         if let Some(tracking) = tracking {
-            let item = items::tracking_item(
-                &tracking.application_name,
-                tracking.notification_id,
-                &token,
-            );
+            let item =
+                items::tracking_item(&tracking.application_name, tracking.notification_id, &token);
             let name =
                 format!("tracking {}:{}", tracking.application_name, tracking.notification_id);
             batch.push((item, name));

@@ -70,7 +70,9 @@ pub enum PersistenceError {
     /// A write whose outcome could not be learnt: an attempt may have committed (its
     /// response was lost), and reading the items back failed too. The data may or may not
     /// be stored; reload the aggregates to find out before running the command again.
-    #[error("outcome unknown: {operation} may or may not have committed ({detail}); reload to find out")]
+    #[error(
+        "outcome unknown: {operation} may or may not have committed ({detail}); reload to find out"
+    )]
     OutcomeUnknown {
         /// What was being done, e.g. "TransactWriteItems on table events".
         operation: String,
@@ -121,9 +123,7 @@ impl PersistenceError {
             | PersistenceError::TrackingConflict { .. } => "IntegrityError",
             PersistenceError::LimitExceeded { .. }
             | PersistenceError::Rejected { .. }
-            | PersistenceError::Programming(_) => {
-                "ProgrammingError"
-            }
+            | PersistenceError::Programming(_) => "ProgrammingError",
             PersistenceError::Data { .. } => "DataError",
             PersistenceError::Operational { .. } | PersistenceError::OutcomeUnknown { .. } => {
                 "OperationalError"
