@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of the seed workload: this library (Rust) and Python eventsourcing
 # 9.3.5, in memory and on one local moto DynamoDB server, in one run on one machine; then
-# the scale figures (examples/scale_bench.rs, scripts/scale_python.py) in memory and on moto.
+# the scale figures (examples/scale_bench.rs, scripts/scale_python.py) in memory and on moto;
+# then the seed workload and the scale figures again on AWS's DynamoDB Local.
 # Writes the tables to bench/results.md (quoted in the README) and prints them.
 #
 #   scripts/bench.sh                  # defaults below
@@ -95,6 +96,34 @@ scale_dynamo="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$
 scale_python_dynamo="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$DYNAMO_TEST_ENDPOINT" \
   DYNAMO_TABLE=bench-python "$python" scripts/scale_python.py --events "$scale_events" --loads 2)"
 
+# The same on AWS's DynamoDB Local (scripts/dynamodb_local.sh). Its capacity figures are not
+# trustworthy, so this part counts requests only (Rust counts its own; Python's are not counted).
+eval "$(scripts/dynamodb_local.sh start)"
+trap 'scripts/moto.sh stop "$MOTO_PID"; scripts/dynamodb_local.sh stop "$DYNAMODB_LOCAL_PID"' EXIT
+ddbl="$DYNAMODB_LOCAL_ENDPOINT"
+echo "on DynamoDB Local: $dynamo_dogs dogs x $dynamo_tricks tricks ..." >&2
+rust_ddbl="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$ddbl" \
+  DYNAMO_TABLE=bench-rust CREATE_TABLE=true "$rust_bench" --dogs "$dynamo_dogs" --tricks "$dynamo_tricks")"
+rust_ddbl_nolog="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$ddbl" \
+  DYNAMO_TABLE=bench-rust-nolog CREATE_TABLE=true DYNAMO_NOTIFICATION_LOG=false \
+  "$rust_bench" --dogs "$dynamo_dogs" --tricks "$dynamo_tricks")"
+"$python" - "$ddbl" <<'PY'
+import sys, boto3
+boto3.client("dynamodb", endpoint_url=sys.argv[1]).create_table(
+    TableName="bench-python", BillingMode="PAY_PER_REQUEST",
+    KeySchema=[{"AttributeName": "originator_id", "KeyType": "HASH"},
+               {"AttributeName": "originator_version", "KeyType": "RANGE"}],
+    AttributeDefinitions=[{"AttributeName": "originator_id", "AttributeType": "S"},
+                          {"AttributeName": "originator_version", "AttributeType": "N"}])
+PY
+python_ddbl="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$ddbl" \
+  DYNAMO_TABLE=bench-python "$python" scripts/bench_python.py --dogs "$dynamo_dogs" --tricks "$dynamo_tricks")"
+echo "scale on DynamoDB Local: $scale_events events ..." >&2
+scale_ddbl="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$ddbl" \
+  DYNAMO_TABLE=bench-scale CREATE_TABLE=true "$scale_bench" --events "$scale_events" --loads 2)"
+scale_python_ddbl="$(PERSISTENCE_MODULE=eventsourcing_dynamodb DYNAMO_ENDPOINT_URL="$ddbl" \
+  DYNAMO_TABLE=bench-python "$python" scripts/scale_python.py --events "$scale_events" --loads 2)"
+
 memory_commands=$(( dogs * (tricks + 2) ))
 dynamo_commands=$(( dynamo_dogs * (dynamo_tricks + 2) ))
 rd_s="$(seconds "$rust_dynamo")" pd_s="$(seconds "$python_dynamo")" rn_s="$(seconds "$rust_nolog")"
@@ -135,6 +164,17 @@ mkdir -p bench
   awk -v c="$dynamo_commands" -v r="$rn_s" -v p="$pd_s" -v rq="$nolog_requests" -v pq="$python_requests" \
     -v rr="$nolog_rcu" -v pr="$python_rcu" -v rw="$nolog_wcu" -v pw="$python_wcu" \
     'BEGIN { printf "| moto DynamoDB (%s), Rust with DYNAMO_NOTIFICATION_LOG=false | %d | %.3f | %.3f | %.1fx | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", "'"${dynamo_dogs}x${dynamo_tricks}"'", c, r, p, p/r, c/r, c/p, rq/c, pq/c, rr/c, pr/c, rw/c, pw/c }'
+  # `ddbl_row LABEL RUST-OUTPUT`: a DynamoDB Local row; requests per command from Rust's own count.
+  ddbl_row() {
+    local rq
+    rq="$(grep -o 'requests_per_command=[0-9.]*' <<<"$2" | cut -d= -f2)"
+    awk -v c="$dynamo_commands" -v r="$(seconds "$2")" -v p="$(seconds "$python_ddbl")" -v rq="${rq:-0}" -v label="$1" \
+      'BEGIN { printf "| %s | %d | %.3f | %.3f | %.1fx | %.0f | %.0f | %.2f | - | - | - | - | - |\n", label, c, r, p, p/r, c/r, c/p, rq }'
+  }
+  ddbl_row "DynamoDB Local (${dynamo_dogs}x${dynamo_tricks})" "$rust_ddbl"
+  ddbl_row "DynamoDB Local (${dynamo_dogs}x${dynamo_tricks}), Rust with DYNAMO_NOTIFICATION_LOG=false" "$rust_ddbl_nolog"
+  echo
+  echo "DynamoDB Local rows: AWS's DynamoDB Local 1.25.1 (scripts/dynamodb_local.sh); its capacity figures are not trustworthy, so only Rust's own request count is shown."
   echo
   echo "Scale (examples/scale_bench.rs; Python: scripts/scale_python.py): one $scale_events-event aggregate written 50 events per save, loaded by replaying every event and from a snapshot 10 events back, then the whole notification log read in sections of 1000. eventsourcing_dynamodb 0.1.0 has no notification log, and its snapshots share keys with events, so Python shows write and replay only."
   echo
@@ -144,5 +184,7 @@ mkdir -p bench
   scale_row "memory, Python" "$scale_python_memory"
   scale_row "moto DynamoDB, Rust" "$scale_dynamo"
   scale_row "moto DynamoDB, Python" "$scale_python_dynamo"
+  scale_row "DynamoDB Local, Rust" "$scale_ddbl"
+  scale_row "DynamoDB Local, Python" "$scale_python_ddbl"
 } >bench/results.md
 cat bench/results.md
