@@ -175,6 +175,8 @@ pub struct FaultCounts {
     pub requests: u64,
     /// Requests forwarded to the server (applied or not, as the server decided).
     pub forwarded: u64,
+    /// Requests held back by the configured latency.
+    pub delayed: u64,
     /// Injections per fault, in the order of [`Fault::ALL`].
     pub injected: [u64; 10],
 }
@@ -194,6 +196,9 @@ impl FaultCounts {
 impl fmt::Display for FaultCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "requests={} forwarded={}", self.requests, self.forwarded)?;
+        if self.delayed > 0 {
+            write!(f, " delayed={}", self.delayed)?;
+        }
         for fault in Fault::ALL {
             if self.of(fault) > 0 {
                 write!(f, " {}={}", fault.name(), self.of(fault))?;

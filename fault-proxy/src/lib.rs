@@ -113,6 +113,7 @@ struct Shared {
     lost: Mutex<HashSet<String>>,
     requests: AtomicU64,
     forwarded: AtomicU64,
+    delayed: AtomicU64,
     injected: [AtomicU64; 10],
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
@@ -159,6 +160,7 @@ impl FaultProxy {
             lost: Mutex::new(HashSet::new()),
             requests: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
+            delayed: AtomicU64::new(0),
             injected: Default::default(),
             client: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(5))
@@ -187,6 +189,7 @@ impl FaultProxy {
         FaultCounts {
             requests: shared.requests.load(Ordering::SeqCst),
             forwarded: shared.forwarded.load(Ordering::SeqCst),
+            delayed: shared.delayed.load(Ordering::SeqCst),
             injected: std::array::from_fn(|i| shared.injected[i].load(Ordering::SeqCst)),
         }
     }
@@ -315,6 +318,7 @@ async fn serve(mut connection: TcpStream, shared: &Shared) -> std::io::Result<()
         shared.requests.fetch_add(1, Ordering::SeqCst);
         let (delay, decision) = shared.decide(&request);
         if !delay.is_zero() {
+            shared.delayed.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(delay).await;
         }
         match decision {

@@ -52,7 +52,15 @@ fn pauses() -> impl Iterator<Item = Duration> {
 }
 
 /// The least number of reads a read-back makes before it gives up, even past the deadline.
-const READ_BACK_TRIES: u32 = 3;
+const READ_BACK_TRIES: u32 = 2;
+
+/// `timeout` from now; a timeout too large to add to a clock reading is none at all.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
+}
 
 impl DynamoRecorder {
     /// Writes the events (and the tracking record) in one conditional request.
@@ -73,7 +81,7 @@ impl DynamoRecorder {
             true => Some(self.inner.last_notification_id.lock().await),
             false => None,
         };
-        let deadline = Instant::now() + self.inner.claim_timeout;
+        let deadline = deadline_after(self.inner.claim_timeout);
         let mut pauses = pauses();
         let mut claims = 0u32;
         let mut prepared = None;
@@ -99,7 +107,7 @@ impl DynamoRecorder {
                 Attempt::ConditionFailed(index) => Err((index, None)),
                 Attempt::Retry(error) => {
                     let pause = pauses.next().unwrap_or(Duration::from_millis(500));
-                    if Instant::now() + pause < deadline {
+                    if Instant::now().checked_add(pause).is_some_and(|then| then < deadline) {
                         tracing::debug!(table = %self.inner.table, %error, "retrying the same write");
                         tokio::time::sleep(pause).await;
                         prepared = Some(save);
@@ -268,7 +276,9 @@ impl DynamoRecorder {
                 Ok(false) => return ReadBack::Absent,
                 Err(error) => {
                     let pause = pauses.next().unwrap_or(Duration::from_millis(500));
-                    if tries >= READ_BACK_TRIES && Instant::now() + pause >= deadline {
+                    if tries >= READ_BACK_TRIES
+                        && Instant::now().checked_add(pause).is_none_or(|then| then >= deadline)
+                    {
                         return ReadBack::Unknown(error);
                     }
                     tracing::debug!(table = %self.inner.table, %error, "retrying a read-back");
