@@ -7,8 +7,11 @@
 //! fleet_bench --target 'LABEL|ENDPOINT|DIRECT_ENDPOINT|COMMANDS' [--target …]
 //!             [--processes 1,2,4,8] [--logs on,off] [--aggregates 4] [--tasks 1]
 //!             [--cache SIZE] [--timeout-seconds 300] [--section NAME] [--out bench/fleet.md]
-//!             [--worker PATH]
+//!             [--warmup COMMANDS] [--worker PATH]
 //! ```
+//!
+//! With `--warmup C`, each target and log setting first gets an unreported run of 2
+//! processes × C commands (DynamoDB Local is a JVM: its first requests are slower).
 //!
 //! For every target, P and log setting: creates a fresh table through `DIRECT_ENDPOINT`,
 //! starts P workers against `ENDPOINT` (the same server, or a proxy in front of it), each with
@@ -93,6 +96,8 @@ struct Options {
     section: String,
     out: PathBuf,
     worker: PathBuf,
+    /// Commands per process of the unreported 2-process warm-up run per target and log setting.
+    warmup: usize,
 }
 
 fn list<T>(
@@ -158,6 +163,7 @@ impl Options {
             section: arg(args, "--section").unwrap_or("fleet").to_owned(),
             out: PathBuf::from(arg(args, "--out").unwrap_or("bench/fleet.md")),
             worker,
+            warmup: number(args, "--warmup", Some(0))?,
         })
     }
 }
@@ -611,13 +617,18 @@ fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".to_owned());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     format!(
         "{cores} cores ({cpu}), {} Linux {}, load average at start {}",
         std::env::consts::ARCH,
         kernel.trim(),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load_average()
     )
+}
+
+/// The 1, 5 and 15 minute load averages, as /proc/loadavg gives them.
+fn load_average() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 fn markdown(
@@ -630,19 +641,26 @@ fn markdown(
     let mut text = String::new();
     text.push_str(&format!("<!-- fleet:begin {} -->\n", options.section));
     text.push_str(&format!("### {}\n\n", options.section));
-    text.push_str(&format!("- Machine: {machine}\n- Date: {date} (took {minutes:.1} min)\n"));
+    text.push_str(&format!(
+        "- Machine: {machine}, at the end {}\n- Date: {date} (took {minutes:.1} min)\n",
+        load_average()
+    ));
     let targets: Vec<String> = options
         .targets
         .iter()
         .map(|t| format!("{}: {} commands per process", t.label, t.commands))
         .collect();
     text.push_str(&format!(
-        "- Parameters: {}; {} aggregates and {} task(s) per process; aggregate cache {}; P = {}\n\n",
+        "- Parameters: {}; {} aggregates and {} task(s) per process; aggregate cache {}; P = {}; warm-up {}\n\n",
         targets.join(", "),
         options.aggregates,
         options.tasks,
         options.cache.as_deref().map(|s| format!("AGGREGATE_CACHE_MAXSIZE={s}")).unwrap_or_else(|| "off".into()),
-        options.processes.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+        options.processes.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+        match options.warmup {
+            0 => "none".to_owned(),
+            c => format!("2 processes × {c} commands per server and log setting, not reported"),
+        }
     ));
     text.push_str("| server | P | log | committed / commands | errors | saves/s total | saves/s per process | fairness | fairness while all ran | p50 ms | p99 ms | max ms | requests/save | verified |\n");
     text.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -718,8 +736,16 @@ async fn run() -> Result<bool, String> {
         .map_err(|e| format!("formatting the date: {e}"))?;
     let started = std::time::Instant::now();
     let mut outcomes = Vec::new();
+    let mut warmups_failed = false;
     for target in &options.targets {
         for &log in &options.logs {
+            if options.warmup > 0 {
+                let warmup = Target { commands: options.warmup, ..target.clone() };
+                let outcome = run_one(&options, &warmup, 2, log).await;
+                print!("(warm-up, not reported) ");
+                print_outcome(&outcome);
+                warmups_failed |= !outcome.failures.is_empty();
+            }
             for &processes in &options.processes {
                 let outcome = run_one(&options, target, processes, log).await;
                 print_outcome(&outcome);
@@ -732,7 +758,7 @@ async fn run() -> Result<bool, String> {
     write_section(&options, &section)?;
     println!("\n{section}");
     println!("(written to {})", options.out.display());
-    Ok(outcomes.iter().all(|o| o.failures.is_empty()))
+    Ok(!warmups_failed && outcomes.iter().all(|o| o.failures.is_empty()))
 }
 
 #[tokio::main]

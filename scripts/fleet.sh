@@ -12,6 +12,7 @@
 #   FLEET_COMMANDS=100        commands per process on DynamoDB Local (and through the proxy)
 #   FLEET_MOTO_COMMANDS=30    commands per process on moto (it serves one request at a time)
 #   FLEET_PROCESSES=1,2,4,8   FLEET_LOGS=on,off   FLEET_AGGREGATES=4   FLEET_TASKS=1
+#   FLEET_WARMUP=20           commands per process of an unreported 2-process warm-up per server and log (0: none)
 #   FLEET_CACHE=SIZE          turns the aggregate cache on in the workers (AGGREGATE_CACHE_MAXSIZE)
 #   FLEET_TIMEOUT_SECONDS=300 the most one fleet run may take before its workers are stopped
 #   FLEET_OUT=bench/fleet.md  FLEET_SECTION=name of the table's section in that file
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --latency-ms) latency="${2:?--latency-ms takes milliseconds}"; shift 2 ;;
     --jitter-ms) jitter="${2:?--jitter-ms takes milliseconds}"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see $0 --help)" >&2; exit 2 ;;
   esac
 done
@@ -98,6 +99,6 @@ cache_args=()
 "$examples/fleet_bench" "${targets[@]}" \
   --processes "${FLEET_PROCESSES:-1,2,4,8}" --logs "${FLEET_LOGS:-on,off}" \
   --aggregates "${FLEET_AGGREGATES:-4}" --tasks "${FLEET_TASKS:-1}" \
-  --timeout-seconds "${FLEET_TIMEOUT_SECONDS:-300}" \
+  --timeout-seconds "${FLEET_TIMEOUT_SECONDS:-300}" --warmup "${FLEET_WARMUP:-20}" \
   --section "${FLEET_SECTION:-$default_section}" --out "${FLEET_OUT:-bench/fleet.md}" \
   "${cache_args[@]}"
