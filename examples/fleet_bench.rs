@@ -7,11 +7,14 @@
 //! fleet_bench --target 'LABEL|ENDPOINT|DIRECT_ENDPOINT|COMMANDS' [--target …]
 //!             [--processes 1,2,4,8] [--logs on,off] [--aggregates 4] [--tasks 1]
 //!             [--cache SIZE] [--timeout-seconds 300] [--section NAME] [--out bench/fleet.md]
-//!             [--warmup COMMANDS] [--worker PATH]
+//!             [--warmup COMMANDS] [--repeat R] [--worker PATH]
 //! ```
 //!
 //! With `--warmup C`, each target and log setting first gets an unreported run of 2
 //! processes × C commands (DynamoDB Local is a JVM: its first requests are slower).
+//!
+//! With `--repeat R`, each setting runs R times (a fresh table each) and the table shows
+//! medians over the runs with the spread of total saves/s and of fairness while all ran.
 //!
 //! For every target, P and log setting: creates a fresh table through `DIRECT_ENDPOINT`,
 //! starts P workers against `ENDPOINT` (the same server, or a proxy in front of it), each with
@@ -98,6 +101,8 @@ struct Options {
     worker: PathBuf,
     /// Commands per process of the unreported 2-process warm-up run per target and log setting.
     warmup: usize,
+    /// Runs per setting; the table shows medians and the spread.
+    repeat: usize,
 }
 
 fn list<T>(
@@ -164,6 +169,7 @@ impl Options {
             out: PathBuf::from(arg(args, "--out").unwrap_or("bench/fleet.md")),
             worker,
             warmup: number(args, "--warmup", Some(0))?,
+            repeat: number(args, "--repeat", Some(1))?.max(1),
         })
     }
 }
@@ -189,6 +195,75 @@ struct Outcome {
     failures: Vec<String>,
     /// What was verified, for the table.
     verified: String,
+    /// With `--repeat R > 1`: how many runs were combined, and the min–max over them of the
+    /// total rate and of the fairness while all ran.
+    runs: usize,
+    rate_range: Option<(f64, f64)>,
+    all_ran_range: Option<(f64, f64)>,
+}
+
+/// The median of `values` (the upper one for an even count); 0 when empty.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn range(values: &[f64]) -> Option<(f64, f64)> {
+    let min = values.iter().copied().reduce(f64::min)?;
+    let max = values.iter().copied().reduce(f64::max)?;
+    Some((min, max))
+}
+
+/// Combines repeated runs of one setting: counts are summed, figures are medians over the
+/// runs (max latency: the maximum), per-process rates are those of the median-rate run.
+fn combine(mut runs: Vec<Outcome>) -> Option<Outcome> {
+    if runs.len() <= 1 {
+        return runs.pop();
+    }
+    let count = runs.len();
+    let rates: Vec<f64> = runs.iter().map(|o| o.total_rate).collect();
+    let all_ran: Vec<f64> = runs.iter().filter_map(|o| o.fairness_all_ran).collect();
+    let mut failures = Vec::new();
+    for (index, run) in runs.iter().enumerate() {
+        failures.extend(run.failures.iter().map(|f| format!("run {}: {f}", index + 1)));
+    }
+    let fairness = median(runs.iter().map(|o| o.fairness).collect());
+    let window_seconds = median(runs.iter().map(|o| o.window_seconds).collect());
+    let latency = Latencies {
+        p50: median(runs.iter().map(|o| o.latency.p50).collect()),
+        p99: median(runs.iter().map(|o| o.latency.p99).collect()),
+        max: runs.iter().map(|o| o.latency.max).fold(0.0, f64::max),
+    };
+    let per_save: Vec<f64> = runs.iter().filter_map(|o| o.requests_per_save).collect();
+    let requests_per_save = (per_save.len() == count).then(|| median(per_save));
+    let (commands, committed, errors, conflicts) = runs.iter().fold((0, 0, 0, 0), |a, o| {
+        (a.0 + o.commands, a.1 + o.committed, a.2 + o.errors, a.3 + o.conflicts)
+    });
+    let first_error = runs.iter().find_map(|o| o.first_error.clone());
+    runs.sort_by(|a, b| a.total_rate.total_cmp(&b.total_rate));
+    let middle = runs.swap_remove(count / 2);
+    Some(Outcome {
+        commands,
+        committed,
+        errors,
+        conflicts,
+        first_error,
+        total_rate: median(rates.clone()),
+        fairness,
+        fairness_all_ran: (!all_ran.is_empty()).then(|| median(all_ran.clone())),
+        window_seconds,
+        latency,
+        requests_per_save,
+        verified: match failures.is_empty() {
+            true => format!("{count} runs, each {}", middle.verified),
+            false => "FAILED".to_owned(),
+        },
+        failures,
+        runs: count,
+        rate_range: range(&rates),
+        all_ran_range: range(&all_ran),
+        ..middle
+    })
 }
 
 fn application_env(target_endpoint: &str, table: &str, log: bool) -> Vec<(&'static str, String)> {
@@ -471,6 +546,9 @@ async fn run_one(options: &Options, target: &Target, processes: usize, log: bool
         requests_per_save: None,
         failures: Vec::new(),
         verified: "not run".to_owned(),
+        runs: 1,
+        rate_range: None,
+        all_ran_range: None,
     };
     let app = match open(&target.direct, &table, log, true).await {
         Ok(app) => app,
@@ -651,7 +729,7 @@ fn markdown(
         .map(|t| format!("{}: {} commands per process", t.label, t.commands))
         .collect();
     text.push_str(&format!(
-        "- Parameters: {}; {} aggregates and {} task(s) per process; aggregate cache {}; P = {}; warm-up {}\n\n",
+        "- Parameters: {}; {} aggregates and {} task(s) per process; aggregate cache {}; P = {}; warm-up {}; {}\n\n",
         targets.join(", "),
         options.aggregates,
         options.tasks,
@@ -660,6 +738,13 @@ fn markdown(
         match options.warmup {
             0 => "none".to_owned(),
             c => format!("2 processes × {c} commands per server and log setting, not reported"),
+        },
+        match options.repeat {
+            1 => "one run per setting".to_owned(),
+            r => format!(
+                "{r} runs per setting: medians over the runs (max: the maximum), min–max in \
+                 brackets, per-process rates of the median run, counts summed"
+            ),
         }
     ));
     text.push_str("| server | P | log | committed / commands | errors | saves/s total | saves/s per process | fairness | fairness while all ran | p50 ms | p99 ms | max ms | requests/save | verified |\n");
@@ -675,17 +760,26 @@ fn markdown(
             Some(first) => format!("FAILED: {}", cell(first)),
         };
         text.push_str(&format!(
-            "| {} | {} | {} | {} / {} | {} | {:.0} | {} | {:.2} | {} | {:.1} | {:.1} | {:.1} | {} | {} |\n",
+            "| {} | {} | {} | {} / {} | {} | {} | {} | {:.2} | {} | {:.1} | {:.1} | {:.1} | {} | {} |\n",
             o.target,
             o.processes,
             if o.log { "on" } else { "off" },
             o.committed,
             o.commands,
             errors,
-            o.total_rate,
+            match o.rate_range {
+                Some((min, max)) => format!("{:.0} ({min:.0}–{max:.0})", o.total_rate),
+                None => format!("{:.0}", o.total_rate),
+            },
             o.per_process.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(" "),
             o.fairness,
-            o.fairness_all_ran.map(|f| format!("{f:.2}")).unwrap_or_else(|| "n/a".into()),
+            match (o.fairness_all_ran, o.all_ran_range) {
+                (Some(f), Some((min, max))) if o.runs > 1 => {
+                    format!("{f:.2} ({min:.2}–{max:.2}; {:.1} s)", o.window_seconds)
+                }
+                (Some(f), _) => format!("{f:.2} ({:.1} s)", o.window_seconds),
+                (None, _) => "n/a".into(),
+            },
             o.latency.p50,
             o.latency.p99,
             o.latency.max,
@@ -732,7 +826,7 @@ async fn run() -> Result<bool, String> {
     let options = Options::parse(&args)?;
     let machine = machine();
     let date = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+        .format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
         .map_err(|e| format!("formatting the date: {e}"))?;
     let started = std::time::Instant::now();
     let mut outcomes = Vec::new();
@@ -747,9 +841,16 @@ async fn run() -> Result<bool, String> {
                 warmups_failed |= !outcome.failures.is_empty();
             }
             for &processes in &options.processes {
-                let outcome = run_one(&options, target, processes, log).await;
-                print_outcome(&outcome);
-                outcomes.push(outcome);
+                let mut runs = Vec::with_capacity(options.repeat);
+                for run in 1..=options.repeat {
+                    let outcome = run_one(&options, target, processes, log).await;
+                    if options.repeat > 1 {
+                        print!("(run {run} of {}) ", options.repeat);
+                    }
+                    print_outcome(&outcome);
+                    runs.push(outcome);
+                }
+                outcomes.extend(combine(runs));
             }
         }
     }

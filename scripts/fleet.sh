@@ -12,6 +12,7 @@
 #   FLEET_COMMANDS=100        commands per process on DynamoDB Local (and through the proxy)
 #   FLEET_MOTO_COMMANDS=30    commands per process on moto (it serves one request at a time)
 #   FLEET_PROCESSES=1,2,4,8   FLEET_LOGS=on,off   FLEET_AGGREGATES=4   FLEET_TASKS=1
+#   FLEET_REPEAT=3            runs per setting (fresh table each); the table shows medians and the spread
 #   FLEET_WARMUP=20           commands per process of an unreported 2-process warm-up per server and log (0: none)
 #   FLEET_CACHE=SIZE          turns the aggregate cache on in the workers (AGGREGATE_CACHE_MAXSIZE)
 #   FLEET_TIMEOUT_SECONDS=300 the most one fleet run may take before its workers are stopped
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --latency-ms) latency="${2:?--latency-ms takes milliseconds}"; shift 2 ;;
     --jitter-ms) jitter="${2:?--jitter-ms takes milliseconds}"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see $0 --help)" >&2; exit 2 ;;
   esac
 done
@@ -90,8 +91,11 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 2
 fi
 
-default_section="fleet"
-[ -n "$latency" ] && default_section="fleet, with ${latency} ms latency"
+names=()
+[[ " $servers " == *" dynamodb-local "* ]] && names+=("DynamoDB Local")
+[[ " $servers " == *" moto "* ]] && names+=("moto")
+[ -n "$latency" ] && names+=("DynamoDB Local through fault-proxy (+${latency} ms)")
+default_section="$(IFS=,; echo "${names[*]}" | sed 's/,/, /g')"
 [ -n "${FLEET_CACHE:-}" ] && default_section="$default_section, aggregate cache ${FLEET_CACHE}"
 cache_args=()
 [ -n "${FLEET_CACHE:-}" ] && cache_args=(--cache "$FLEET_CACHE")
@@ -100,5 +104,6 @@ cache_args=()
   --processes "${FLEET_PROCESSES:-1,2,4,8}" --logs "${FLEET_LOGS:-on,off}" \
   --aggregates "${FLEET_AGGREGATES:-4}" --tasks "${FLEET_TASKS:-1}" \
   --timeout-seconds "${FLEET_TIMEOUT_SECONDS:-300}" --warmup "${FLEET_WARMUP:-20}" \
+  --repeat "${FLEET_REPEAT:-3}" \
   --section "${FLEET_SECTION:-$default_section}" --out "${FLEET_OUT:-bench/fleet.md}" \
   "${cache_args[@]}"
