@@ -4,9 +4,12 @@
 # then a verification of every table (examples/fleet_bench.rs, examples/fleet_worker.rs).
 # Starts its servers (and the latency proxy) and stops them on exit. Writes bench/fleet.md.
 #
-# Usage: scripts/fleet.sh [--latency-ms L [--jitter-ms J]]
+# Usage: scripts/fleet.sh [--latency-ms L [--jitter-ms J]] [--rate FAULT=P ...]
 #   --latency-ms L  also runs DynamoDB Local through fault-proxy adding L ms (+ up to J ms,
 #                   default 1) to every request, as a real region's round trip would.
+#   --rate FAULT=P  (repeatable) the proxy also injects that fault (fault-proxy's names:
+#                   throttling, internal-error, lose-response, …) into a fraction P of requests;
+#                   its fault counts are printed when it stops.
 # Sizes and settings (environment):
 #   FLEET_SERVERS="dynamodb-local moto"  which direct servers to run (may be empty with --latency-ms)
 #   FLEET_COMMANDS=100        commands per process on DynamoDB Local (and through the proxy)
@@ -24,11 +27,14 @@ cd "$root"
 
 latency=""
 jitter="1"
+rates=()
+faults=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --latency-ms) latency="${2:?--latency-ms takes milliseconds}"; shift 2 ;;
     --jitter-ms) jitter="${2:?--jitter-ms takes milliseconds}"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --rate) rates+=("${2:?--rate takes FAULT=P}"); shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see $0 --help)" >&2; exit 2 ;;
   esac
 done
@@ -39,7 +45,10 @@ export AWS_EC2_METADATA_DISABLED=true
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 cargo build --release --example fleet_worker --example fleet_bench
-if [ -n "$latency" ]; then
+proxied=""
+if [ -n "$latency" ] || [ ${#rates[@]} -gt 0 ]; then
+  proxied=yes
+  latency="${latency:-0}"
   cargo build --release -p fault-proxy --bin fault-proxy
 fi
 examples="$target_dir/release/examples"
@@ -47,7 +56,11 @@ examples="$target_dir/release/examples"
 dynamodb_pid="" moto_pid="" proxy_pid=""
 work="$(mktemp -d)"
 cleanup() {
-  if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; fi
+  if [ -n "$proxy_pid" ]; then
+    kill "$proxy_pid" 2>/dev/null || true
+    wait "$proxy_pid" 2>/dev/null || true
+    cat "$work/proxy.err" >&2 # its fault counts
+  fi
   if [ -n "$dynamodb_pid" ]; then scripts/dynamodb_local.sh stop "$dynamodb_pid"; fi
   if [ -n "$moto_pid" ]; then scripts/moto.sh stop "$moto_pid"; fi
   rm -rf "$work"
@@ -56,7 +69,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 targets=()
-if [[ " $servers " == *" dynamodb-local "* ]] || [ -n "$latency" ]; then
+if [[ " $servers " == *" dynamodb-local "* ]] || [ -n "$proxied" ]; then
   eval "$(scripts/dynamodb_local.sh start)"
   dynamodb_pid="$DYNAMODB_LOCAL_PID"
   echo "DynamoDB Local at $DYNAMODB_LOCAL_ENDPOINT (pid $dynamodb_pid)" >&2
@@ -71,9 +84,11 @@ if [[ " $servers " == *" moto "* ]]; then
   echo "moto $moto_version at $DYNAMO_TEST_ENDPOINT (pid $moto_pid)" >&2
   targets+=(--target "moto $moto_version (serial)|$DYNAMO_TEST_ENDPOINT|$DYNAMO_TEST_ENDPOINT|${FLEET_MOTO_COMMANDS:-30}")
 fi
-if [ -n "$latency" ]; then
+if [ -n "$proxied" ]; then
+  rate_args=()
+  for rate in "${rates[@]}"; do rate_args+=(--rate "$rate"); done
   "$target_dir/release/fault-proxy" --upstream "$DYNAMODB_LOCAL_ENDPOINT" \
-    --latency-ms "$latency" --jitter-ms "$jitter" >"$work/proxy.out" 2>"$work/proxy.err" &
+    --latency-ms "$latency" --jitter-ms "$jitter" "${rate_args[@]}" >"$work/proxy.out" 2>"$work/proxy.err" &
   proxy_pid=$!
   proxy=""
   for _ in $(seq 1 100); do
@@ -83,18 +98,20 @@ if [ -n "$latency" ]; then
     sleep 0.1
   done
   [ -n "$proxy" ] || { echo "fault-proxy did not start" >&2; exit 1; }
-  echo "fault-proxy at $proxy (+$latency ms, jitter $jitter ms) in front of DynamoDB Local" >&2
-  targets+=(--target "DynamoDB Local + ${latency}±${jitter} ms (fault-proxy)|$proxy|$DYNAMODB_LOCAL_ENDPOINT|${FLEET_COMMANDS:-100}")
+  faults=""
+  [ ${#rates[@]} -gt 0 ] && faults="; ${rates[*]}"
+  echo "fault-proxy at $proxy (+$latency ms, jitter $jitter ms$faults) in front of DynamoDB Local" >&2
+  targets+=(--target "DynamoDB Local + ${latency}±${jitter} ms (fault-proxy$faults)|$proxy|$DYNAMODB_LOCAL_ENDPOINT|${FLEET_COMMANDS:-100}")
 fi
 if [ ${#targets[@]} -eq 0 ]; then
-  echo "nothing to run: FLEET_SERVERS is empty and no --latency-ms given" >&2
+  echo "nothing to run: FLEET_SERVERS is empty and no --latency-ms or --rate given" >&2
   exit 2
 fi
 
 names=()
 [[ " $servers " == *" dynamodb-local "* ]] && names+=("DynamoDB Local")
 [[ " $servers " == *" moto "* ]] && names+=("moto")
-[ -n "$latency" ] && names+=("DynamoDB Local through fault-proxy (+${latency} ms)")
+[ -n "$proxied" ] && names+=("DynamoDB Local through fault-proxy (+${latency} ms${faults})")
 default_section="$(IFS=,; echo "${names[*]}" | sed 's/,/, /g')"
 [ -n "${FLEET_CACHE:-}" ] && default_section="$default_section, aggregate cache ${FLEET_CACHE}"
 cache_args=()
