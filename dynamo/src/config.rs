@@ -32,6 +32,10 @@ pub struct DynamoConfig {
     pub notification_log: NotificationLog,
     /// `DYNAMO_TIMEOUT_SECONDS`: the most one call may take, retries included (default 30).
     pub operation_timeout: Duration,
+    /// `DYNAMO_SEQUENCER_LEASE_SECONDS`: how long the sequenced log's lease lasts unless
+    /// renewed, so how soon another process's sequencer takes over after a crash (default
+    /// 10; fractions allowed).
+    pub sequencer_lease: Duration,
 }
 
 impl DynamoConfig {
@@ -68,6 +72,7 @@ impl DynamoConfig {
             create_table: env.get_bool("CREATE_TABLE")?.unwrap_or(false),
             notification_log: notification_log(env)?,
             operation_timeout,
+            sequencer_lease: sequencer_lease(env)?,
         })
     }
 
@@ -121,6 +126,21 @@ impl DynamoConfig {
             }
         }
         loader.load().await
+    }
+}
+
+fn sequencer_lease(env: &Environment) -> Result<Duration, ConfigError> {
+    let variable = "DYNAMO_SEQUENCER_LEASE_SECONDS";
+    let Some(text) = env.get(variable) else { return Ok(Duration::from_secs(10)) };
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.1..=3600.0).contains(&seconds) => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        _ => Err(ConfigError::Invalid {
+            variable: variable.to_owned(),
+            value: text,
+            expected: "a number of seconds from 0.1 to 3600".to_owned(),
+        }),
     }
 }
 

@@ -78,6 +78,7 @@ impl DynamoRecorder {
             }
             _ => None,
         };
+        let config_lease = config.sequencer_lease;
         let mut recorder = Self::build(
             client,
             config.table,
@@ -91,7 +92,9 @@ impl DynamoRecorder {
                 shared.sequenced = Some(Arc::clone(&signals));
             }
             let weak = Arc::downgrade(&recorder.inner);
-            tokio::spawn(sequenced::run(weak, stream, SequencerSettings::default(), signals));
+            let settings =
+                SequencerSettings { lease: config_lease, ..SequencerSettings::default() };
+            tokio::spawn(sequenced::run(weak, stream, settings, signals));
         }
         Ok(recorder)
     }

@@ -59,6 +59,7 @@ pub async fn dynamo_recorder_on(endpoint: &str, table: &str, log: bool) -> Dynam
             false => eventsourcing_dynamodb::dynamodb::NotificationLog::Off,
         },
         operation_timeout: Duration::from_secs(30),
+        sequencer_lease: Duration::from_secs(10),
     };
     DynamoRecorder::connect(config).await.expect("connect to local DynamoDB")
 }

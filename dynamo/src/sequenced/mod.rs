@@ -58,6 +58,10 @@ pub struct Signals {
     pub paged: Notify,
 }
 
+/// How long after its commit a change may take to show in the stream: a shard read to its
+/// end is taken to hold every record older than this.
+const STREAM_DELAY_MILLIS: i64 = 1000;
+
 fn now_millis() -> i64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -82,17 +86,15 @@ pub(crate) async fn run(
     let owner = Uuid::new_v4().hyphenated().to_string();
     let mut pause = Duration::from_millis(100);
     loop {
-        let Some(shared) = recorder.upgrade() else { return };
-        let recorder = DynamoRecorder::from_shared(shared);
         match lead(&recorder, &stream, &settings, &signals, &owner).await {
             Ok(Led::NotLeader) => pause = settings.lease / 3,
             Ok(Led::Deposed) => pause = Duration::from_millis(100),
+            Ok(Led::Closed) => return,
             Err(error) => {
-                tracing::warn!(table = %recorder.table(), %error, "the sequencer starts again");
+                tracing::warn!(table = %stream.table, %error, "the sequencer starts again");
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
         }
-        drop(recorder);
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = signals.saved.notified() => {}
@@ -103,16 +105,23 @@ pub(crate) async fn run(
 enum Led {
     NotLeader,
     Deposed,
+    /// The recorder was dropped: the process no longer needs its sequencer.
+    Closed,
 }
 
 /// One term as the sequencer: returns when the lease is lost or not to be had.
 async fn lead(
-    recorder: &DynamoRecorder,
+    shared: &Weak<crate::recorder::Shared>,
     stream: &Stream,
     settings: &SequencerSettings,
     signals: &Signals,
     owner: &str,
 ) -> Result<Led, PersistenceError> {
+    // The task holds the recorder only while it works, so that dropping the application
+    // ends it (and its lease then expires for another process's sequencer to take).
+    let Some(recorder) = shared.upgrade().map(DynamoRecorder::from_shared) else {
+        return Ok(Led::Closed);
+    };
     let table = recorder.table().to_owned();
     let client = recorder.client().clone();
     let length = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
@@ -121,8 +130,13 @@ async fn lead(
     };
     tracing::debug!(%table, epoch = lease.epoch, "sequencer took the lease");
     let mut renewed = now_millis();
-    let mut sequencer = resume(recorder, &settings.config).await?;
+    let mut sequencer = resume(&recorder, &settings.config).await?;
+    drop(recorder);
     loop {
+        let Some(held) = shared.upgrade().map(DynamoRecorder::from_shared) else {
+            return Ok(Led::Closed);
+        };
+        let recorder = &held;
         if now_millis() - renewed > length / 3 {
             if !lease::renew(&client, &table, &lease, now_millis(), length).await? {
                 return Ok(Led::Deposed);
@@ -134,7 +148,8 @@ async fn lead(
         let mut read_any = false;
         for id in sequencer.readable(&shards) {
             let Some(info) = shards.iter().find(|s| s.id == id) else { continue };
-            let (records, end) = stream.read(&id, sequencer.position(&id), now_millis()).await?;
+            let caught_up_to = now_millis() - STREAM_DELAY_MILLIS;
+            let (records, end) = stream.read(&id, sequencer.position(&id), caught_up_to).await?;
             read_any |= !records.is_empty();
             sequencer.offer(info, records, end).map_err(|e| sequence_error(&table, e))?;
         }
@@ -153,6 +168,7 @@ async fn lead(
             signals.paged.notify_waiters();
         }
         if !read_any {
+            drop(held);
             tokio::select! {
                 _ = tokio::time::sleep(settings.poll) => {}
                 _ = signals.saved.notified() => {}
