@@ -210,6 +210,46 @@ async fn python_and_rust_share_a_table() {
     assert_eq!(read["tricks"], serde_json::json!(["sit", "beg", "fetch"]));
 }
 
+/// Events the seed's Python package saves (it writes no log items) appear in the Rust
+/// sequenced log, in order, and decode as the Rust aggregate's events.
+#[tokio::test]
+async fn python_writes_appear_in_the_sequenced_log() {
+    let Some(endpoint) = dynamo_endpoint() else {
+        return;
+    };
+    let table = unique_table("interop-sequenced");
+    let mut builder = Application::builder("TrainingSchool").isolated();
+    for (key, value) in dynamo_env(&endpoint, &table) {
+        builder = builder.env(key, value);
+    }
+    let app = builder.env("DYNAMO_NOTIFICATION_LOG", "sequenced").build().await.unwrap();
+    let mut fido = Dog::register("Fido".into());
+    app.save(&mut [&mut fido]).await.unwrap();
+    python(&["write", "Rex", "sit", "beg"], &endpoint, &table);
+    let started = std::time::Instant::now();
+    while app.notification_log().max_notification_id().await.unwrap() < 4 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "Python's events never reached the log");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let log = app.notification_log().select(1, 10, None, &[]).await.unwrap();
+    assert_eq!(log.len(), 4);
+    let rex = Dog::create_id("Rex");
+    let python_events: Vec<(u64, String)> = log
+        .iter()
+        .filter(|n| n.event.originator_id == rex)
+        .map(|n| (n.event.originator_version, n.event.topic.clone()))
+        .collect();
+    assert_eq!(
+        python_events,
+        [(1, "seed:Dog.Registered".to_owned()), (2, "seed:Dog.TrickAdded".to_owned()), (3, "seed:Dog.TrickAdded".to_owned())]
+    );
+    for notification in &log {
+        let decoded = eventsourcing_dynamodb::system::Notified::decode("TrainingSchool", notification.clone(), app.mapper());
+        assert!(decoded.is_ok(), "notification {} decodes", notification.id);
+    }
+    assert_eq!(app.repository().get::<Dog>(rex).await.unwrap().tricks, ["sit", "beg"]);
+}
+
 #[tokio::test]
 async fn stale_copies_never_overwrite() {
     let Some(endpoint) = dynamo_endpoint() else {

@@ -4,6 +4,20 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 use eventsourcing_runtime::environment::{ConfigError, Environment};
 use std::time::Duration;
 
+/// Which notification log the recorder keeps (`DYNAMO_NOTIFICATION_LOG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationLog {
+    /// No log (`false`): saves write event items only.
+    Off,
+    /// `transactional` (or `true`, the default): each save writes its events' log items in
+    /// its own transaction, and `save` returns the ids in commit order. Serialized per
+    /// process and contended across processes; for one writer process.
+    Transactional,
+    /// `sequenced`: saves write event items only; a sequencer reads the table's stream and
+    /// appends the events to the log in pages. `save` returns no ids (they are given later).
+    Sequenced,
+}
+
 /// How to reach the table, read from the environment.
 #[derive(Debug, Clone)]
 pub struct DynamoConfig {
@@ -14,10 +28,14 @@ pub struct DynamoConfig {
     pub endpoint_url: Option<String>,
     /// `CREATE_TABLE`: create the table when it is missing (default: no).
     pub create_table: bool,
-    /// `DYNAMO_NOTIFICATION_LOG`: keep the notification log (default: yes).
-    pub notification_log: bool,
+    /// `DYNAMO_NOTIFICATION_LOG`: which notification log to keep (default: transactional).
+    pub notification_log: NotificationLog,
     /// `DYNAMO_TIMEOUT_SECONDS`: the most one call may take, retries included (default 30).
     pub operation_timeout: Duration,
+    /// `DYNAMO_SEQUENCER_LEASE_SECONDS`: how long the sequenced log's lease lasts unless
+    /// renewed, so how soon another process's sequencer takes over after a crash (default
+    /// 10; fractions allowed).
+    pub sequencer_lease: Duration,
 }
 
 impl DynamoConfig {
@@ -52,8 +70,9 @@ impl DynamoConfig {
             table,
             endpoint_url,
             create_table: env.get_bool("CREATE_TABLE")?.unwrap_or(false),
-            notification_log: env.get_bool("DYNAMO_NOTIFICATION_LOG")?.unwrap_or(true),
+            notification_log: notification_log(env)?,
             operation_timeout,
+            sequencer_lease: sequencer_lease(env)?,
         })
     }
 
@@ -62,6 +81,25 @@ impl DynamoConfig {
         &self,
         counter: &crate::metrics::RequestCounter,
     ) -> aws_sdk_dynamodb::Client {
+        let shared = self.sdk_config().await;
+        let config =
+            aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(counter.clone()).build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    /// A DynamoDB Streams client for this configuration, counting its requests in `counter`.
+    pub async fn streams_client(
+        &self,
+        counter: &crate::metrics::RequestCounter,
+    ) -> aws_sdk_dynamodbstreams::Client {
+        let shared = self.sdk_config().await;
+        let config = aws_sdk_dynamodbstreams::config::Builder::from(&shared)
+            .interceptor(counter.clone())
+            .build();
+        aws_sdk_dynamodbstreams::Client::from_conf(config)
+    }
+
+    async fn sdk_config(&self) -> aws_config::SdkConfig {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(3))
             .operation_attempt_timeout(self.operation_timeout.min(Duration::from_secs(10)))
@@ -87,10 +125,34 @@ impl DynamoConfig {
                 }
             }
         }
-        let shared = loader.load().await;
-        let config =
-            aws_sdk_dynamodb::config::Builder::from(&shared).interceptor(counter.clone()).build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        loader.load().await
+    }
+}
+
+fn sequencer_lease(env: &Environment) -> Result<Duration, ConfigError> {
+    let variable = "DYNAMO_SEQUENCER_LEASE_SECONDS";
+    let Some(text) = env.get(variable) else { return Ok(Duration::from_secs(10)) };
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.1..=3600.0).contains(&seconds) => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        _ => Err(ConfigError::Invalid {
+            variable: variable.to_owned(),
+            value: text,
+            expected: "a number of seconds from 0.1 to 3600".to_owned(),
+        }),
+    }
+}
+
+fn notification_log(env: &Environment) -> Result<NotificationLog, ConfigError> {
+    let variable = "DYNAMO_NOTIFICATION_LOG";
+    match env.get(variable).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        Some("sequenced") => Ok(NotificationLog::Sequenced),
+        Some("transactional") => Ok(NotificationLog::Transactional),
+        _ => match env.get_bool(variable)? {
+            Some(false) => Ok(NotificationLog::Off),
+            Some(true) | None => Ok(NotificationLog::Transactional),
+        },
     }
 }
 
@@ -139,6 +201,6 @@ mod tests {
         let config = DynamoConfig::from_env(&Environment::isolated("App", values)).unwrap();
         assert_eq!(config.table, "a");
         assert!(config.create_table);
-        assert!(config.notification_log);
+        assert_eq!(config.notification_log, NotificationLog::Transactional);
     }
 }

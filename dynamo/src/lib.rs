@@ -18,11 +18,13 @@ mod items;
 mod limits;
 mod metrics;
 mod recorder;
+mod sequenced;
 mod table;
 
-pub use config::DynamoConfig;
+pub use config::{DynamoConfig, NotificationLog};
 pub use metrics::RequestCounter;
 pub use recorder::DynamoRecorder;
+pub use sequenced::SequencerSettings;
 
 use eventsourcing_runtime::environment::{ConfigError, Environment};
 use eventsourcing_runtime::persistence::{PersistenceModule, Recorders};

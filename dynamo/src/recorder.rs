@@ -1,8 +1,9 @@
 //! The recorders: events, notification log and tracking in one DynamoDB table.
 
-use crate::config::DynamoConfig;
+use crate::config::{DynamoConfig, NotificationLog};
 use crate::errors::from_sdk;
 use crate::items::{self, Item, Reader, HASH_KEY, LOG_PARTITION, RANGE_KEY};
+use crate::sequenced::{self, SequencerSettings, Signals};
 use crate::table;
 
 mod write;
@@ -26,13 +27,13 @@ use uuid::Uuid;
 /// process has advanced the log.
 #[derive(Clone)]
 pub struct DynamoRecorder {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
     /// Prepended to the UUID in the hash key: empty for events, `#snapshot#` for snapshots.
     prefix: &'static str,
     log: bool,
 }
 
-struct Inner {
+pub(crate) struct Shared {
     client: Client,
     table: String,
     /// The highest notification id known to be committed; `None` when it must be re-read.
@@ -43,6 +44,8 @@ struct Inner {
     /// Requests sent by the client, when [`DynamoRecorder::connect`] built it (a client
     /// passed in is not observed).
     requests: Option<crate::metrics::RequestCounter>,
+    /// With the sequenced log: what saves and readers share with the sequencer task.
+    sequenced: Option<Arc<Signals>>,
 }
 
 impl std::fmt::Debug for DynamoRecorder {
@@ -57,18 +60,59 @@ impl std::fmt::Debug for DynamoRecorder {
 
 impl DynamoRecorder {
     /// Connects, checks the table (creating it if configured to) and returns the recorder.
+    ///
+    /// With the sequenced log (`DYNAMO_NOTIFICATION_LOG=sequenced`), the table must have a
+    /// stream with new images (a table it creates has one), and a sequencer task starts in
+    /// this process: it writes the log's pages while it holds the table's lease, and stops
+    /// when the last clone of this recorder is dropped.
     pub async fn connect(config: DynamoConfig) -> Result<Self, PersistenceError> {
         let requests = crate::metrics::RequestCounter::default();
         let client = config.client(&requests).await;
         table::ensure(&client, &config.table, config.create_table, config.operation_timeout)
             .await?;
-        Ok(Self::build(
+        let stream = match config.notification_log {
+            NotificationLog::Sequenced => {
+                let arn = table::stream_arn(&client, &config.table).await?;
+                let streams = config.streams_client(&requests).await;
+                Some(sequenced::Stream { client: streams, arn, table: config.table.clone() })
+            }
+            _ => None,
+        };
+        let config_lease = config.sequencer_lease;
+        let mut recorder = Self::build(
             client,
             config.table,
-            config.notification_log,
+            config.notification_log == NotificationLog::Transactional,
             config.operation_timeout,
             Some(requests),
-        ))
+        );
+        if let Some(stream) = stream {
+            let signals = Arc::new(Signals::default());
+            if let Some(shared) = Arc::get_mut(&mut recorder.inner) {
+                shared.sequenced = Some(Arc::clone(&signals));
+            }
+            let weak = Arc::downgrade(&recorder.inner);
+            let settings =
+                SequencerSettings { lease: config_lease, ..SequencerSettings::default() };
+            tokio::spawn(sequenced::run(weak, stream, settings, signals));
+        }
+        Ok(recorder)
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        DynamoRecorder { inner: shared, prefix: "", log: false }
+    }
+
+    /// Whether this recorder's log is sequenced from the table's stream.
+    pub fn is_sequenced(&self) -> bool {
+        self.inner.sequenced.is_some()
+    }
+
+    /// Waits until the sequencer in this process has written a page, or `timeout` passed.
+    pub async fn wait_for_page(&self, timeout: Duration) {
+        if let Some(signals) = &self.inner.sequenced {
+            let _ = tokio::time::timeout(timeout, signals.paged.notified()).await;
+        }
     }
 
     /// A recorder on a table that is known to exist.
@@ -95,12 +139,13 @@ impl DynamoRecorder {
         requests: Option<crate::metrics::RequestCounter>,
     ) -> Self {
         DynamoRecorder {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Shared {
                 client,
                 table,
                 last_notification_id: Mutex::new(None),
                 claim_timeout,
                 requests,
+                sequenced: None,
             }),
             prefix: "",
             log: notification_log,
@@ -147,6 +192,18 @@ impl DynamoRecorder {
         item
     }
 
+    /// An event item and its `created_at` (0 when absent).
+    pub(crate) fn read_event_item(
+        &self,
+        item: Item,
+    ) -> Result<(StoredEvent, i64), PersistenceError> {
+        let created_at = match item.get("created_at") {
+            Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+            _ => 0,
+        };
+        Ok((self.read_event(item)?, created_at))
+    }
+
     fn read_event(&self, mut item: Item) -> Result<StoredEvent, PersistenceError> {
         if !self.prefix.is_empty() {
             if let Some(AttributeValue::S(key)) = item.get_mut(HASH_KEY) {
@@ -159,7 +216,7 @@ impl DynamoRecorder {
     }
 
     /// Queries one partition to the end (or `limit`), strongly consistent.
-    async fn query(
+    pub(crate) async fn query(
         &self,
         partition: String,
         range: Option<(String, Vec<(&'static str, u64)>)>,
@@ -212,7 +269,7 @@ impl DynamoRecorder {
         }
     }
 
-    async fn get(
+    pub(crate) async fn get(
         &self,
         partition: String,
         position: u64,
@@ -272,6 +329,9 @@ impl ApplicationRecorder for DynamoRecorder {
         query: NotificationQuery,
     ) -> Result<Vec<Notification>, PersistenceError> {
         self.require_log()?;
+        if self.is_sequenced() {
+            return sequenced::select(self, &query).await;
+        }
         let start = query.start.max(1);
         let stop = query.stop.unwrap_or(u64::MAX);
         if query.limit == 0 || start > stop {
@@ -321,13 +381,16 @@ impl ApplicationRecorder for DynamoRecorder {
 
     async fn max_notification_id(&self) -> Result<u64, PersistenceError> {
         self.require_log()?;
+        if self.is_sequenced() {
+            return sequenced::max_notification_id(self).await;
+        }
         self.last_position(LOG_PARTITION.to_owned()).await
     }
 }
 
 impl DynamoRecorder {
     fn require_log(&self) -> Result<(), PersistenceError> {
-        match self.log {
+        match self.log || self.is_sequenced() {
             true => Ok(()),
             false => Err(PersistenceError::NotSupported(format!(
                 "the notification log of table {} is turned off (DYNAMO_NOTIFICATION_LOG=false)",

@@ -3,7 +3,8 @@
 use crate::errors::{create_table_hint, from_sdk};
 use crate::items::{HASH_KEY, RANGE_KEY};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 use eventsourcing_runtime::persistence::PersistenceError;
@@ -114,6 +115,14 @@ async fn create_table(client: &Client, table: &str) -> Result<(), PersistenceErr
         .key_schema(key(RANGE_KEY, KeyType::Range)?)
         .attribute_definitions(attribute(HASH_KEY, ScalarAttributeType::S)?)
         .attribute_definitions(attribute(RANGE_KEY, ScalarAttributeType::N)?)
+        // The sequenced notification log reads the table's stream.
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .map_err(|e| PersistenceError::Programming(e.to_string()))?,
+        )
         .send()
         .await;
     match result {
@@ -128,5 +137,33 @@ async fn create_table(client: &Client, table: &str) -> Result<(), PersistenceErr
             Ok(())
         }
         Err(error) => Err(from_sdk(table, "CreateTable", error)),
+    }
+}
+
+/// The ARN of the table's stream, which the sequenced notification log reads; a typed error
+/// naming the table and how to turn the stream on when it has none with new images.
+pub async fn stream_arn(client: &Client, table: &str) -> Result<String, PersistenceError> {
+    let output = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| from_sdk(table, "DescribeTable", e))?;
+    let description = output
+        .table
+        .unwrap_or_else(|| aws_sdk_dynamodb::types::TableDescription::builder().build());
+    let specification = description.stream_specification();
+    let enabled = specification.is_some_and(|s| s.stream_enabled());
+    let images = specification.and_then(|s| s.stream_view_type()).is_some_and(|view| {
+        matches!(view, StreamViewType::NewImage | StreamViewType::NewAndOldImages)
+    });
+    match (enabled && images, description.latest_stream_arn) {
+        (true, Some(arn)) => Ok(arn),
+        _ => Err(PersistenceError::Programming(format!(
+            "table {table} has no stream with new images, which the sequenced notification log \
+             (DYNAMO_NOTIFICATION_LOG=sequenced) reads: turn it on with `aws dynamodb update-table \
+             --table-name {table} --stream-specification StreamEnabled=true,StreamViewType=NEW_IMAGE`, \
+             or choose DYNAMO_NOTIFICATION_LOG=transactional"
+        ))),
     }
 }

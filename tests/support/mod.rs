@@ -54,8 +54,12 @@ pub async fn dynamo_recorder_on(endpoint: &str, table: &str, log: bool) -> Dynam
         table: table.to_owned(),
         endpoint_url: Some(endpoint.to_owned()),
         create_table: true,
-        notification_log: log,
+        notification_log: match log {
+            true => eventsourcing_dynamodb::dynamodb::NotificationLog::Transactional,
+            false => eventsourcing_dynamodb::dynamodb::NotificationLog::Off,
+        },
         operation_timeout: Duration::from_secs(30),
+        sequencer_lease: Duration::from_secs(10),
     };
     DynamoRecorder::connect(config).await.expect("connect to local DynamoDB")
 }

@@ -118,11 +118,17 @@ impl DynamoRecorder {
                 Attempt::Refused(error) => return Err(error),
             };
             let (index, gave_up) = match outcome {
-                Ok(()) => return Ok(self.committed(save, last_id.as_deref_mut())),
+                Ok(()) => {
+                    self.wake_sequencer();
+                    return Ok(self.committed(save, last_id.as_deref_mut()));
+                }
                 Err(failure) => failure,
             };
             match self.read_back(&events, &save, tracking.as_ref(), deadline).await {
-                ReadBack::Stored => return Ok(self.committed(save, last_id.as_deref_mut())),
+                ReadBack::Stored => {
+                    self.wake_sequencer();
+                    return Ok(self.committed(save, last_id.as_deref_mut()));
+                }
                 ReadBack::Unknown(error) => {
                     if let Some(cached) = last_id.as_deref_mut() {
                         *cached = None;
@@ -166,6 +172,13 @@ impl DynamoRecorder {
             }
             let pause = pauses.next().unwrap_or(Duration::from_millis(100));
             tokio::time::sleep(pause.min(Duration::from_millis(100))).await;
+        }
+    }
+
+    /// Tells this process's sequencer (with the sequenced log) that events were committed.
+    fn wake_sequencer(&self) {
+        if let Some(signals) = &self.inner.sequenced {
+            signals.saved.notify_one();
         }
     }
 

@@ -1,0 +1,400 @@
+//! The sequenced notification log (`DYNAMO_NOTIFICATION_LOG=sequenced`): saves write event
+//! items only; a sequencer reads the table's stream and appends the events to the log in
+//! pages, under a fenced lease. The decisions are `eventsourcing-sequencer`'s; this module
+//! is the I/O around them: the stream, the lease, page items, and reading pages back.
+
+mod lease;
+mod pages;
+mod stream;
+
+pub use pages::PAGES_PARTITION;
+
+use crate::attempt::{self, Attempt};
+use crate::items::{Item, HASH_KEY, RANGE_KEY};
+use crate::recorder::DynamoRecorder;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use eventsourcing_runtime::persistence::{
+    Notification, NotificationQuery, PersistenceError, StoredEvent,
+};
+use eventsourcing_sequencer::{Config, EventImage, Page, Predecessor, SequenceError, Sequencer};
+use lease::Lease;
+use pages::{read_page, StoredPage};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+pub(crate) use stream::Stream;
+
+/// How the sequencer runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SequencerSettings {
+    /// How long a lease lasts unless renewed; a crashed sequencer's successor takes over
+    /// within this much time (plus one poll).
+    pub lease: Duration,
+    /// How long the sequencer waits between polls of an idle stream (a save in this process
+    /// wakes it at once).
+    pub poll: Duration,
+    /// The decision logic's limits.
+    pub config: Config,
+}
+
+impl Default for SequencerSettings {
+    fn default() -> Self {
+        SequencerSettings {
+            lease: Duration::from_secs(10),
+            poll: Duration::from_millis(200),
+            config: Config::default(),
+        }
+    }
+}
+
+/// What the saves of this process and the readers share with its sequencer task.
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// Woken by each save, so that the sequencer polls at once.
+    pub saved: Notify,
+    /// Woken by each page written.
+    pub paged: Notify,
+}
+
+/// How long after its commit a change may take to show in the stream: a shard read to its
+/// end is taken to hold every record older than this.
+const STREAM_DELAY_MILLIS: i64 = 1000;
+
+fn now_millis() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn sequence_error(table: &str, error: SequenceError) -> PersistenceError {
+    PersistenceError::Operational {
+        operation: format!("sequencing the notification log of table {table}"),
+        message: error.to_string(),
+        source: Some(Box::new(error)),
+    }
+}
+
+/// Runs the sequencer while the recorder lives: takes the lease when it is free, sequences,
+/// and starts again from the log's last page after any error.
+pub(crate) async fn run(
+    recorder: Weak<crate::recorder::Shared>,
+    stream: Stream,
+    settings: SequencerSettings,
+    signals: Arc<Signals>,
+) {
+    let owner = Uuid::new_v4().hyphenated().to_string();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match lead(&recorder, &stream, &settings, &signals, &owner).await {
+            Ok(Led::NotLeader) => pause = settings.lease / 3,
+            Ok(Led::Deposed) => pause = Duration::from_millis(100),
+            Ok(Led::Closed) => return,
+            Err(error) => {
+                tracing::warn!(table = %stream.table, %error, "the sequencer starts again");
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = signals.saved.notified() => {}
+        }
+    }
+}
+
+enum Led {
+    NotLeader,
+    Deposed,
+    /// The recorder was dropped: the process no longer needs its sequencer.
+    Closed,
+}
+
+/// One term as the sequencer: returns when the lease is lost or not to be had.
+async fn lead(
+    shared: &Weak<crate::recorder::Shared>,
+    stream: &Stream,
+    settings: &SequencerSettings,
+    signals: &Signals,
+    owner: &str,
+) -> Result<Led, PersistenceError> {
+    // The task holds the recorder only while it works, so that dropping the application
+    // ends it (and its lease then expires for another process's sequencer to take).
+    let Some(recorder) = shared.upgrade().map(DynamoRecorder::from_shared) else {
+        return Ok(Led::Closed);
+    };
+    let table = recorder.table().to_owned();
+    let client = recorder.client().clone();
+    let length = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
+    let Some(lease) = lease::acquire(&client, &table, owner, now_millis(), length).await? else {
+        return Ok(Led::NotLeader);
+    };
+    tracing::debug!(%table, epoch = lease.epoch, "sequencer took the lease");
+    let mut renewed = now_millis();
+    let mut sequencer = resume(&recorder, &settings.config).await?;
+    drop(recorder);
+    loop {
+        let Some(held) = shared.upgrade().map(DynamoRecorder::from_shared) else {
+            return Ok(Led::Closed);
+        };
+        let recorder = &held;
+        if now_millis() - renewed > length / 3 {
+            if !lease::renew(&client, &table, &lease, now_millis(), length).await? {
+                return Ok(Led::Deposed);
+            }
+            renewed = now_millis();
+        }
+        let shards = stream.shards().await?;
+        sequencer.note_shards(&shards).map_err(|e| sequence_error(&table, e))?;
+        let mut read_any = false;
+        for id in sequencer.readable(&shards) {
+            let Some(info) = shards.iter().find(|s| s.id == id) else { continue };
+            let caught_up_to = now_millis() - STREAM_DELAY_MILLIS;
+            let (records, end) = stream.read(&id, sequencer.position(&id), caught_up_to).await?;
+            read_any |= !records.is_empty();
+            sequencer.offer(info, records, end).map_err(|e| sequence_error(&table, e))?;
+        }
+        for key in sequencer.lookups() {
+            let predecessor = match recorder.get(key.0.hyphenated().to_string(), key.1).await? {
+                Some(item) => Predecessor::CreatedAt(created_at(&item)),
+                None => Predecessor::Missing,
+            };
+            sequencer.resolve(key, predecessor);
+        }
+        while let Some(page) = sequencer.next_page(now_millis()) {
+            if !write_page(recorder, &page, &lease).await? {
+                return Ok(Led::Deposed);
+            }
+            sequencer.committed(&page).map_err(|e| sequence_error(&table, e))?;
+            signals.paged.notify_waiters();
+        }
+        if !read_any {
+            drop(held);
+            tokio::select! {
+                _ = tokio::time::sleep(settings.poll) => {}
+                _ = signals.saved.notified() => {}
+            }
+        }
+    }
+}
+
+fn created_at(item: &Item) -> i64 {
+    match item.get("created_at") {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A sequencer carrying on from the log's last page: its checkpoint, the tail of pages it
+/// needs to remember, and its waiting events read back from the table.
+async fn resume(recorder: &DynamoRecorder, config: &Config) -> Result<Sequencer, PersistenceError> {
+    let last = last_page(recorder).await?;
+    let checkpoint =
+        last.map(|p| p.checkpoint).unwrap_or_else(eventsourcing_sequencer::Checkpoint::empty);
+    let since = Sequencer::tail_since(config, &checkpoint);
+    let mut tail = Vec::new();
+    let mut before = None;
+    'pages: loop {
+        let range = before.map(|b: u64| ("#sk < :before".to_owned(), vec![(":before", b)]));
+        let items = recorder.query(PAGES_PARTITION.to_owned(), range, true, Some(20)).await?;
+        if items.is_empty() {
+            break;
+        }
+        for item in &items {
+            let page = read_page(item).map_err(|problem| page_error(recorder, item, problem))?;
+            if page.written_at < since {
+                break 'pages;
+            }
+            before = Some(page.first_id);
+            for entry in &page.entries {
+                tail.push(((entry.originator_id, entry.originator_version), page.written_at));
+            }
+        }
+    }
+    let mut sequencer = Sequencer::resume(*config, checkpoint, tail);
+    let waiting: Vec<(Uuid, u64)> = sequencer.unrestored().copied().collect();
+    for key in waiting {
+        match recorder.get(key.0.hyphenated().to_string(), key.1).await? {
+            Some(item) => {
+                let event = recorder.read_event_item(item)?;
+                sequencer.restore(EventImage {
+                    originator_id: event.0.originator_id,
+                    originator_version: event.0.originator_version,
+                    topic: event.0.topic,
+                    state: event.0.state,
+                    created_at: event.1,
+                });
+            }
+            None => sequencer.forget(key),
+        }
+    }
+    Ok(sequencer)
+}
+
+fn page_error(recorder: &DynamoRecorder, item: &Item, problem: String) -> PersistenceError {
+    let first = match item.get(RANGE_KEY) {
+        Some(AttributeValue::N(n)) => n.clone(),
+        _ => "?".to_owned(),
+    };
+    PersistenceError::Data {
+        location: format!(
+            "in table {} at {HASH_KEY}={PAGES_PARTITION} {RANGE_KEY}={first}",
+            recorder.table()
+        ),
+        problem,
+    }
+}
+
+async fn last_page(recorder: &DynamoRecorder) -> Result<Option<StoredPage>, PersistenceError> {
+    let items = recorder.query(PAGES_PARTITION.to_owned(), None, true, Some(1)).await?;
+    match items.first() {
+        Some(item) => read_page(item).map(Some).map_err(|p| page_error(recorder, item, p)),
+        None => Ok(None),
+    }
+}
+
+/// Writes a page under the lease; `false` when the lease was lost (the page is not
+/// written). A lost response is resolved by reading the page back.
+async fn write_page(
+    recorder: &DynamoRecorder,
+    page: &Page,
+    lease: &Lease,
+) -> Result<bool, PersistenceError> {
+    let table = recorder.table().to_owned();
+    let item = pages::page_item(page, &lease.owner, lease.epoch);
+    let put = Put::builder()
+        .table_name(&table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", HASH_KEY)
+        .build()
+        .map_err(|e| PersistenceError::Programming(e.to_string()))?;
+    let fence: ConditionCheck = lease::fence(&table, lease)?;
+    let token = Uuid::new_v4().hyphenated().to_string();
+    let mut pause = Duration::from_millis(10);
+    for _ in 0..20 {
+        let result = recorder
+            .client()
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put.clone()).build())
+            .transact_items(TransactWriteItem::builder().condition_check(fence.clone()).build())
+            .client_request_token(&token)
+            .send()
+            .await;
+        let names = |i: usize| match i {
+            0 => format!("log page {}", page.first_id),
+            _ => "the sequencer lease".to_owned(),
+        };
+        match attempt::transact_write_items(&table, result, names) {
+            Attempt::Committed => return Ok(true),
+            Attempt::ConditionFailed(_) => {
+                // Ours (an earlier attempt whose response was lost), or another sequencer's.
+                let stored = recorder.get(PAGES_PARTITION.to_owned(), page.first_id).await?;
+                let ours = stored
+                    .as_ref()
+                    .and_then(|item| read_page(item).ok())
+                    .is_some_and(|p| p.owner == lease.owner && p.epoch == lease.epoch);
+                return Ok(ours);
+            }
+            Attempt::Retry(error) => {
+                tracing::debug!(%table, %error, "retrying a log page");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            Attempt::Refused(error) => return Err(error),
+        }
+    }
+    Err(PersistenceError::Operational {
+        operation: format!("writing log page {} of table {table}", page.first_id),
+        message: "DynamoDB kept failing the write".to_owned(),
+        source: None,
+    })
+}
+
+/// Notifications from the pages, as the query selects (references fetched from the
+/// events' own items).
+pub(crate) async fn select(
+    recorder: &DynamoRecorder,
+    query: &NotificationQuery,
+) -> Result<Vec<Notification>, PersistenceError> {
+    let start = query.start.max(1);
+    let stop = query.stop.unwrap_or(u64::MAX);
+    let mut selected = Vec::new();
+    if query.limit == 0 || start > stop {
+        return Ok(selected);
+    }
+    // The page holding `start`: the last one that begins at or before it.
+    let holding = recorder
+        .query(
+            PAGES_PARTITION.to_owned(),
+            Some(("#sk <= :start".to_owned(), vec![(":start", start)])),
+            true,
+            Some(1),
+        )
+        .await?;
+    let mut next_page = match holding.first() {
+        Some(item) => read_page(item).map_err(|p| page_error(recorder, item, p))?.first_id,
+        None => start,
+    };
+    loop {
+        let range = Some(("#sk >= :from".to_owned(), vec![(":from", next_page)]));
+        let items = recorder.query(PAGES_PARTITION.to_owned(), range, false, Some(10)).await?;
+        if items.is_empty() {
+            return Ok(selected);
+        }
+        for item in &items {
+            let page = read_page(item).map_err(|p| page_error(recorder, item, p))?;
+            next_page = page.next_id();
+            for (offset, entry) in page.entries.into_iter().enumerate() {
+                let id = page.first_id + offset as u64;
+                if id < start {
+                    continue;
+                }
+                if id > stop || selected.len() >= query.limit {
+                    return Ok(selected);
+                }
+                if !query.topics.is_empty() && !query.topics.contains(&entry.topic) {
+                    continue;
+                }
+                let state = match entry.state {
+                    Some(state) => state,
+                    None => {
+                        fetch_state(recorder, entry.originator_id, entry.originator_version).await?
+                    }
+                };
+                selected.push(Notification {
+                    id,
+                    event: StoredEvent {
+                        originator_id: entry.originator_id,
+                        originator_version: entry.originator_version,
+                        topic: entry.topic,
+                        state,
+                    },
+                });
+            }
+        }
+    }
+}
+
+async fn fetch_state(
+    recorder: &DynamoRecorder,
+    id: Uuid,
+    version: u64,
+) -> Result<Vec<u8>, PersistenceError> {
+    match recorder.get(id.hyphenated().to_string(), version).await? {
+        Some(item) => Ok(recorder.read_event_item(item)?.0.state),
+        None => Err(PersistenceError::Data {
+            location: format!(
+                "in table {} at {HASH_KEY}={id} {RANGE_KEY}={version}",
+                recorder.table()
+            ),
+            problem: "the log references this event, but its item is gone".to_owned(),
+        }),
+    }
+}
+
+/// The last notification id in the pages (0 when there are none).
+pub(crate) async fn max_notification_id(
+    recorder: &DynamoRecorder,
+) -> Result<u64, PersistenceError> {
+    Ok(last_page(recorder).await?.map_or(0, |page| page.next_id() - 1))
+}

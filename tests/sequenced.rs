@@ -1,0 +1,326 @@
+//! The sequenced notification log (`DYNAMO_NOTIFICATION_LOG=sequenced`) on a local
+//! DynamoDB server: saves write event items only, and the sequencer in each process (one
+//! at a time, under the table's lease) appends every committed event to the log in pages.
+
+mod support;
+
+use eventsourcing_dynamodb::persistence::{Notification, StoredEvent};
+use eventsourcing_dynamodb::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+use support::*;
+
+#[aggregate(topic = "sequenced:Dog")]
+pub struct Dog {
+    name: String,
+    tricks: Vec<String>,
+}
+
+#[aggregate]
+impl Dog {
+    #[event("Registered")]
+    pub fn register(name: String) -> Self {
+        Dog { name, tricks: Vec::new() }
+    }
+
+    #[event("TrickAdded")]
+    pub fn add_trick(&mut self, trick: String) {
+        self.tricks.push(trick);
+    }
+}
+
+async fn app_on(endpoint: &str, table: &str) -> Application {
+    let mut builder = Application::builder("Sequenced").isolated();
+    for (key, value) in dynamo_env(endpoint, table) {
+        builder = builder.env(key, value);
+    }
+    builder.env("DYNAMO_NOTIFICATION_LOG", "sequenced").build().await.unwrap()
+}
+
+/// Waits until the log holds `count` notifications (within 60 s) and returns them all.
+async fn log_of(app: &Application, count: u64) -> Vec<Notification> {
+    let started = Instant::now();
+    loop {
+        let end = app.notification_log().max_notification_id().await.unwrap();
+        if end >= count {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the log holds {end} of {count} notifications after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = app.notification_log().select(1, usize::MAX, None, &[]).await.unwrap();
+    assert_eq!(all.len() as u64, count, "the log holds exactly the committed events");
+    all
+}
+
+/// Checks the log against the stored events: ids 1..N, each stored event once and as
+/// stored, each aggregate's versions in order.
+async fn check(app: &Application, log: &[Notification], dogs: &[Uuid]) {
+    let ids: Vec<u64> = log.iter().map(|n| n.id).collect();
+    assert_eq!(ids, (1..=log.len() as u64).collect::<Vec<_>>(), "ids 1..N without gaps");
+    let mut stored: HashMap<(Uuid, u64), StoredEvent> = HashMap::new();
+    for dog in dogs {
+        let query = Default::default();
+        for event in app.recorders().events.select_events(*dog, query).await.unwrap() {
+            stored.insert((event.originator_id, event.originator_version), event);
+        }
+    }
+    assert_eq!(stored.len(), log.len(), "every stored event in the log, none more");
+    let mut last: BTreeMap<Uuid, u64> = BTreeMap::new();
+    for notification in log {
+        let event = &notification.event;
+        let key = (event.originator_id, event.originator_version);
+        assert_eq!(
+            stored.get(&key),
+            Some(event),
+            "notification {} is the stored event",
+            notification.id
+        );
+        let previous = last.insert(event.originator_id, event.originator_version).unwrap_or(0);
+        assert_eq!(previous + 1, event.originator_version, "each aggregate's versions in order");
+    }
+}
+
+/// Concurrent saves of one to four events, several aggregates in some: saves return no
+/// ids, and the log holds every committed event once, gapless, in per-aggregate order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequenced_log_holds_every_committed_event_once() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sequenced");
+    let app = app_on(&endpoint, &table).await;
+    let mut writers = Vec::new();
+    for writer in 0..4 {
+        let app = app.clone();
+        writers.push(tokio::spawn(async move {
+            let mut dogs = Vec::new();
+            let mut events = 0;
+            for save in 0..8 {
+                let mut a = Dog::register(format!("{writer}-{save}"));
+                for trick in 0..(save % 3) {
+                    a.add_trick(format!("t{trick}"));
+                }
+                events += a.pending_events().len() as u64;
+                let ids = match save % 4 {
+                    0 => {
+                        let mut b = Dog::register(format!("{writer}-{save}-b"));
+                        events += 1;
+                        dogs.push(b.id());
+                        app.save(&mut [&mut a, &mut b]).await.unwrap()
+                    }
+                    _ => app.save(&mut [&mut a]).await.unwrap(),
+                };
+                assert!(ids.is_empty(), "a sequenced save has no ids yet: {ids:?}");
+                dogs.push(a.id());
+            }
+            (dogs, events)
+        }));
+    }
+    let mut dogs = Vec::new();
+    let mut total = 0;
+    for writer in writers {
+        let (mine, events) = writer.await.unwrap();
+        dogs.extend(mine);
+        total += events;
+    }
+    let started = Instant::now();
+    let log = log_of(&app, total).await;
+    eprintln!("sequenced: {total} events logged {:?} after the last save", started.elapsed());
+    check(&app, &log, &dogs).await;
+}
+
+/// Two processes (each with its own sequencer task) save into one table: one sequencer
+/// holds the lease, and the log holds every event of both once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_share_one_sequenced_log() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sequenced-two");
+    let first = app_on(&endpoint, &table).await;
+    let second = app_on(&endpoint, &table).await;
+    let mut dogs = Vec::new();
+    for round in 0..10 {
+        for app in [&first, &second] {
+            let mut dog = Dog::register(format!("dog {round}"));
+            dog.add_trick("sit".into());
+            app.save(&mut [&mut dog]).await.unwrap();
+            dogs.push(dog.id());
+        }
+    }
+    let log = log_of(&second, 40).await;
+    check(&first, &log, &dogs).await;
+}
+
+/// Events of one aggregate saved one by one, quickly: the log holds them in version order
+/// whatever order their stream records arrive in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aggregates_events_are_logged_in_version_order() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sequenced-order");
+    let app = app_on(&endpoint, &table).await;
+    let mut dog = Dog::register("Fido".into());
+    app.save(&mut [&mut dog]).await.unwrap();
+    for trick in 0..30 {
+        dog.add_trick(format!("trick {trick}"));
+        app.save(&mut [&mut dog]).await.unwrap();
+    }
+    let log = log_of(&app, 31).await;
+    check(&app, &log, &[dog.id()]).await;
+}
+
+/// A table without a stream cannot carry the sequenced log: a typed error names the table
+/// and says how to turn the stream on.
+#[tokio::test]
+async fn a_table_without_a_stream_is_a_clear_error() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("no-stream");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("originator_id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("originator_version")
+                .key_type(KeyType::Range)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("originator_id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("originator_version")
+                .attribute_type(ScalarAttributeType::N)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut builder = Application::builder("Sequenced").isolated();
+    for (key, value) in dynamo_env(&endpoint, &table) {
+        builder = builder.env(key, value);
+    }
+    let error = builder.env("DYNAMO_NOTIFICATION_LOG", "sequenced").build().await.unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains(&table) && message.contains("StreamEnabled=true"), "{message}");
+}
+
+async fn app_with_lease(endpoint: &str, table: &str, lease: &str) -> Application {
+    let mut builder = Application::builder("Sequenced").isolated();
+    for (key, value) in dynamo_env(endpoint, table) {
+        builder = builder.env(key, value);
+    }
+    builder
+        .env("DYNAMO_NOTIFICATION_LOG", "sequenced")
+        .env("DYNAMO_SEQUENCER_LEASE_SECONDS", lease)
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn raw_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// Sets the lease item behind the sequencers' backs.
+async fn set_lease(client: &aws_sdk_dynamodb::Client, table: &str, owner: &str, expires_at: i64) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    client
+        .update_item()
+        .table_name(table)
+        .key("originator_id", AttributeValue::S("#sequencer".into()))
+        .key("originator_version", AttributeValue::N("0".into()))
+        .update_expression("SET #owner = :owner, #expires = :expires ADD #epoch :one")
+        .expression_attribute_names("#owner", "owner")
+        .expression_attribute_names("#expires", "expires_at")
+        .expression_attribute_names("#epoch", "epoch")
+        .expression_attribute_values(":owner", AttributeValue::S(owner.into()))
+        .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+fn epoch_millis() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    since.as_millis() as i64
+}
+
+async fn register(app: &Application, dogs: &mut Vec<Uuid>, count: usize) {
+    for n in 0..count {
+        let mut dog = Dog::register(format!("dog {n}"));
+        app.save(&mut [&mut dog]).await.unwrap();
+        dogs.push(dog.id());
+    }
+}
+
+/// Fencing: once another owner holds the lease at a newer epoch, the sequencer that held it
+/// writes no page (saves still commit); when the lease is free again, it takes it back and
+/// the log catches up with everything, gapless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_sequencer_writes_no_page() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sequenced-fence");
+    let app = app_with_lease(&endpoint, &table, "1").await;
+    let mut dogs = Vec::new();
+    register(&app, &mut dogs, 5).await;
+    log_of(&app, 5).await;
+    let client = raw_client(&endpoint).await;
+    set_lease(&client, &table, "another sequencer", epoch_millis() + 3_600_000).await;
+    register(&app, &mut dogs, 5).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let end = app.notification_log().max_notification_id().await.unwrap();
+    assert_eq!(end, 5, "no page written while another owner holds the lease");
+    set_lease(&client, &table, "another sequencer", 0).await;
+    let log = log_of(&app, 10).await;
+    check(&app, &log, &dogs).await;
+}
+
+/// Failover: the process whose sequencer holds the lease goes away; another process's
+/// sequencer takes the lease once it expires and carries on from the last page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_takes_over_when_the_sequencer_is_gone() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sequenced-failover");
+    let first = app_with_lease(&endpoint, &table, "1").await;
+    let mut dogs = Vec::new();
+    register(&first, &mut dogs, 5).await;
+    log_of(&first, 5).await; // the first process's sequencer took the lease
+    let second = app_with_lease(&endpoint, &table, "1").await;
+    drop(first);
+    let gone = Instant::now();
+    register(&second, &mut dogs, 5).await;
+    let log = log_of(&second, 10).await;
+    eprintln!("failover: the log caught up {:?} after the first process went away", gone.elapsed());
+    check(&second, &log, &dogs).await;
+}
