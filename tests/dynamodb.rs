@@ -228,7 +228,10 @@ async fn python_writes_appear_in_the_sequenced_log() {
     python(&["write", "Rex", "sit", "beg"], &endpoint, &table);
     let started = std::time::Instant::now();
     while app.notification_log().max_notification_id().await.unwrap() < 4 {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "Python's events never reached the log");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "Python's events never reached the log"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let log = app.notification_log().select(1, 10, None, &[]).await.unwrap();
@@ -241,10 +244,18 @@ async fn python_writes_appear_in_the_sequenced_log() {
         .collect();
     assert_eq!(
         python_events,
-        [(1, "seed:Dog.Registered".to_owned()), (2, "seed:Dog.TrickAdded".to_owned()), (3, "seed:Dog.TrickAdded".to_owned())]
+        [
+            (1, "seed:Dog.Registered".to_owned()),
+            (2, "seed:Dog.TrickAdded".to_owned()),
+            (3, "seed:Dog.TrickAdded".to_owned())
+        ]
     );
     for notification in &log {
-        let decoded = eventsourcing_dynamodb::system::Notified::decode("TrainingSchool", notification.clone(), app.mapper());
+        let decoded = eventsourcing_dynamodb::system::Notified::decode(
+            "TrainingSchool",
+            notification.clone(),
+            app.mapper(),
+        );
         assert!(decoded.is_ok(), "notification {} decodes", notification.id);
     }
     assert_eq!(app.repository().get::<Dog>(rex).await.unwrap().tricks, ["sit", "beg"]);

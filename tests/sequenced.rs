@@ -6,6 +6,7 @@ mod support;
 
 use eventsourcing_dynamodb::persistence::{Notification, StoredEvent};
 use eventsourcing_dynamodb::prelude::*;
+use eventsourcing_dynamodb::system::{Notified, Policy, ProcessApplication, Processing, System};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 use support::*;
@@ -323,4 +324,71 @@ async fn another_process_takes_over_when_the_sequencer_is_gone() {
     let log = log_of(&second, 10).await;
     eprintln!("failover: the log caught up {:?} after the first process went away", gone.elapsed());
     check(&second, &log, &dogs).await;
+}
+
+#[aggregate(topic = "sequenced:Tally")]
+pub struct Tally {
+    seen: u64,
+}
+
+#[aggregate]
+impl Tally {
+    #[event("Started")]
+    pub fn start() -> Self {
+        Tally { seen: 0 }
+    }
+
+    #[event("Seen")]
+    pub fn see(&mut self) {
+        self.seen += 1;
+    }
+}
+
+/// Counts every trick added, in one tally.
+struct CountTricks(Uuid);
+
+#[eventsourcing_dynamodb::async_trait]
+impl Policy for CountTricks {
+    async fn process(&self, notified: &Notified, processing: &mut Processing<'_>) -> Result<()> {
+        let Some(event) = notified.event::<Dog>() else { return Ok(()) };
+        let DogEvent::TrickAdded { .. } = &event.payload else { return Ok(()) };
+        let mut tally = processing.app().repository().get::<Tally>(self.0).await?;
+        tally.see();
+        processing.collect(&mut [&mut tally])?;
+        Ok(())
+    }
+}
+
+/// A process application follows a sequenced upstream: `run_until_idle` waits for the log
+/// to hold every event committed before it, so one call processes them all, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_applications_follow_a_sequenced_log() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let school = app_on(&endpoint, &unique_table("sequenced-upstream")).await;
+    let counter_app = Application::builder("Counter").isolated().build().await.unwrap();
+    let mut tally = Tally::start();
+    counter_app.save(&mut [&mut tally]).await.unwrap();
+    let counter =
+        std::sync::Arc::new(ProcessApplication::new(counter_app, CountTricks(tally.id())));
+    let system = System::builder()
+        .leader(std::sync::Arc::new(school.clone()))
+        .process(counter.clone())
+        .pipe("Sequenced", "Counter")
+        .build()
+        .unwrap();
+    let mut tricks = 0;
+    for round in 0..3 {
+        for n in 0..4 {
+            let mut dog = Dog::register(format!("dog {round}-{n}"));
+            for trick in 0..=n {
+                dog.add_trick(format!("trick {trick}"));
+                tricks += 1;
+            }
+            school.save(&mut [&mut dog]).await.unwrap();
+        }
+        // No waiting here: run_until_idle itself waits for the sequencer.
+        system.run_until_idle().await.unwrap();
+        let seen = counter.repository().get::<Tally>(tally.id()).await.unwrap().seen;
+        assert_eq!(seen, tricks, "round {round}: every trick counted once");
+    }
 }

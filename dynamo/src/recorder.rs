@@ -379,6 +379,16 @@ impl ApplicationRecorder for DynamoRecorder {
         Ok(selected)
     }
 
+    async fn sync_log(&self) -> Result<(), PersistenceError> {
+        match &self.inner.sequenced {
+            Some(signals) => {
+                let timeout = self.inner.claim_timeout.max(Duration::from_secs(30));
+                sequenced::sync(self, signals, timeout).await
+            }
+            None => Ok(()),
+        }
+    }
+
     async fn max_notification_id(&self) -> Result<u64, PersistenceError> {
         self.require_log()?;
         if self.is_sequenced() {

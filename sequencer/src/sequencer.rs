@@ -105,6 +105,8 @@ pub struct Sequencer {
     seen_until: BTreeMap<ShardId, i64>,
     /// Consumed, not yet logged, in the order consumed.
     buffer: Vec<EventImage>,
+    /// The stream's approximate time of each consumed event's record (epoch ms).
+    arrived: HashMap<(Uuid, u64), i64>,
     /// Keys of the checkpoint's waiting events not yet read back from the table.
     unrestored: BTreeSet<(Uuid, u64)>,
     known: HashMap<Uuid, Known>,
@@ -141,6 +143,7 @@ impl Sequencer {
             finished: checkpoint.finished,
             seen_until: checkpoint.seen_until,
             buffer: Vec::new(),
+            arrived: HashMap::new(),
             unrestored: checkpoint.waiting.into_iter().collect(),
             known,
             predecessors: HashMap::new(),
@@ -256,6 +259,7 @@ impl Sequencer {
                 let buffered = self.buffer.iter().any(|e| e.key() == event.key());
                 if !logged && !buffered {
                     self.unrestored.remove(&event.key());
+                    self.arrived.insert(event.key(), record.approximate_millis);
                     self.buffer.push(event);
                 }
             }
@@ -300,6 +304,24 @@ impl Sequencer {
     /// What the table says of a version asked for by [`Sequencer::lookups`].
     pub fn resolve(&mut self, key: (Uuid, u64), predecessor: Predecessor) {
         self.predecessors.insert(key, predecessor);
+    }
+
+    /// When the oldest event consumed and not yet logged was committed (epoch ms, the
+    /// stream's approximate time, or its `created_at` for one read back after a restart);
+    /// `Some(i64::MIN)` while events of the checkpoint are still to be read back.
+    pub fn oldest_waiting(&self) -> Option<i64> {
+        if !self.unrestored.is_empty() {
+            return Some(i64::MIN);
+        }
+        self.buffer
+            .iter()
+            .map(|e| {
+                self.arrived
+                    .get(&e.key())
+                    .copied()
+                    .unwrap_or_else(|| e.created_at.saturating_mul(1000))
+            })
+            .min()
     }
 
     /// Events consumed and not yet logged.
@@ -387,6 +409,7 @@ impl Sequencer {
         }
         let logged: BTreeSet<(Uuid, u64)> = page.entries.iter().map(PageEntry::key).collect();
         self.buffer.retain(|event| !logged.contains(&event.key()));
+        self.arrived.retain(|key, _| !logged.contains(key));
         for (id, version) in logged {
             let known =
                 self.known.entry(id).or_insert(Known { version, logged_at: page.written_at });

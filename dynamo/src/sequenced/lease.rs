@@ -75,21 +75,28 @@ pub async fn acquire(
     }
 }
 
-/// Extends a lease held; `false` when it was lost (another owner or a newer epoch).
+/// Extends a lease held, recording the sequencer's progress for other processes;
+/// `false` when it was lost (another owner or a newer epoch).
 pub async fn renew(
     client: &Client,
     table: &str,
     lease: &Lease,
     now: i64,
     length: i64,
+    progress: &super::Progress,
 ) -> Result<bool, PersistenceError> {
     let [hash, range] = key();
+    let oldest = progress.oldest_waiting.unwrap_or(i64::MAX);
     let result = client
         .update_item()
         .table_name(table)
         .key(hash.0, hash.1)
         .key(range.0, range.1)
-        .update_expression("SET #expires = :expires")
+        .update_expression("SET #expires = :expires, #horizon = :horizon, #oldest = :oldest")
+        .expression_attribute_names("#horizon", "horizon")
+        .expression_attribute_names("#oldest", "oldest_waiting")
+        .expression_attribute_values(":horizon", AttributeValue::N(progress.horizon.to_string()))
+        .expression_attribute_values(":oldest", AttributeValue::N(oldest.to_string()))
         .condition_expression("#owner = :me AND #epoch = :epoch")
         .expression_attribute_names("#owner", "owner")
         .expression_attribute_names("#expires", "expires_at")
@@ -120,4 +127,33 @@ pub fn fence(table: &str, lease: &Lease) -> Result<ConditionCheck, PersistenceEr
         .expression_attribute_values(":epoch", AttributeValue::N(lease.epoch.to_string()))
         .build()
         .map_err(|e| PersistenceError::Programming(e.to_string()))
+}
+
+/// The progress the lease holder last recorded; `None` when no sequencer holds the lease.
+pub async fn progress(
+    client: &Client,
+    table: &str,
+    now: i64,
+) -> Result<Option<super::Progress>, PersistenceError> {
+    let [hash, range] = key();
+    let output = client
+        .get_item()
+        .table_name(table)
+        .consistent_read(true)
+        .key(hash.0, hash.1)
+        .key(range.0, range.1)
+        .send()
+        .await
+        .map_err(|e| from_sdk(table, "GetItem (sequencer lease)", e))?;
+    let Some(item) = output.item else { return Ok(None) };
+    let number =
+        |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
+    match (number("expires_at"), number("horizon")) {
+        (Some(expires), Some(horizon)) if expires >= now => Ok(Some(super::Progress {
+            leading: false,
+            horizon,
+            oldest_waiting: number("oldest_waiting").filter(|t| *t != i64::MAX),
+        })),
+        _ => Ok(None),
+    }
 }

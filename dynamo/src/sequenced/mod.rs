@@ -50,12 +50,49 @@ impl Default for SequencerSettings {
 }
 
 /// What the saves of this process and the readers share with its sequencer task.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Signals {
     /// Woken by each save, so that the sequencer polls at once.
     pub saved: Notify,
     /// Woken by each page written.
     pub paged: Notify,
+    /// How far this process's sequencer has got.
+    pub progress: tokio::sync::watch::Sender<Progress>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals {
+            saved: Notify::new(),
+            paged: Notify::new(),
+            progress: tokio::sync::watch::Sender::new(Progress::default()),
+        }
+    }
+}
+
+/// How far a sequencer has got: every event committed before `horizon` (epoch ms) has been
+/// consumed, and is logged unless it is at least as recent as `oldest_waiting`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Whether this process's sequencer holds the lease.
+    pub leading: bool,
+    /// See above.
+    pub horizon: i64,
+    /// See above.
+    pub oldest_waiting: Option<i64>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress { leading: false, horizon: i64::MIN, oldest_waiting: None }
+    }
+}
+
+impl Progress {
+    /// Whether every event committed before `time` (epoch ms) is in the log.
+    fn covers(&self, time: i64) -> bool {
+        self.horizon >= time && self.oldest_waiting.is_none_or(|oldest| oldest >= time)
+    }
 }
 
 /// How long after its commit a change may take to show in the stream: a shard read to its
@@ -95,6 +132,7 @@ pub(crate) async fn run(
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
         }
+        signals.progress.send_modify(|progress| progress.leading = false);
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = signals.saved.notified() => {}
@@ -138,7 +176,8 @@ async fn lead(
         };
         let recorder = &held;
         if now_millis() - renewed > length / 3 {
-            if !lease::renew(&client, &table, &lease, now_millis(), length).await? {
+            let progress = *signals.progress.borrow();
+            if !lease::renew(&client, &table, &lease, now_millis(), length, &progress).await? {
                 return Ok(Led::Deposed);
             }
             renewed = now_millis();
@@ -167,6 +206,11 @@ async fn lead(
             sequencer.committed(&page).map_err(|e| sequence_error(&table, e))?;
             signals.paged.notify_waiters();
         }
+        signals.progress.send_replace(Progress {
+            leading: true,
+            horizon: sequencer.horizon(),
+            oldest_waiting: sequencer.oldest_waiting(),
+        });
         if !read_any {
             drop(held);
             tokio::select! {
@@ -397,4 +441,39 @@ pub(crate) async fn max_notification_id(
     recorder: &DynamoRecorder,
 ) -> Result<u64, PersistenceError> {
     Ok(last_page(recorder).await?.map_or(0, |page| page.next_id() - 1))
+}
+
+/// Waits until every event committed before the call is in the log, as this process's
+/// sequencer (when it leads) or the lease holder's last renewal (otherwise) shows it.
+pub(crate) async fn sync(
+    recorder: &DynamoRecorder,
+    signals: &Signals,
+    timeout: Duration,
+) -> Result<(), PersistenceError> {
+    let target = now_millis();
+    let deadline = std::time::Instant::now() + timeout;
+    let mut local = signals.progress.subscribe();
+    loop {
+        let progress = *local.borrow_and_update();
+        let progress = match progress.leading {
+            true => Some(progress),
+            false => lease::progress(recorder.client(), recorder.table(), now_millis()).await?,
+        };
+        if progress.is_some_and(|p| p.covers(target)) {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(PersistenceError::Operational {
+                operation: format!("waiting for the notification log of table {}", recorder.table()),
+                message: format!(
+                    "the sequencer did not log the events committed before the call within {timeout:?} ({progress:?})"
+                ),
+                source: None,
+            });
+        }
+        tokio::select! {
+            _ = local.changed() => {}
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+    }
 }

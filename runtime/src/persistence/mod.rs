@@ -112,6 +112,13 @@ pub trait ApplicationRecorder: AggregateRecorder {
 
     /// The highest notification id (0 when the log is empty).
     async fn max_notification_id(&self) -> Result<u64, PersistenceError>;
+
+    /// Waits until every event committed before the call is in the notification log. A log
+    /// written by the saves themselves is always so; a log sequenced after the fact (the
+    /// DynamoDB store's `sequenced` log) may lag behind its commits.
+    async fn sync_log(&self) -> Result<(), PersistenceError> {
+        Ok(())
+    }
 }
 
 /// An application recorder that also records positions in upstream logs.

@@ -127,6 +127,11 @@ impl System {
     pub async fn run_until_idle(&self) -> Result<usize> {
         let mut total = 0;
         loop {
+            // Every event committed before this round must be in the upstream logs (a
+            // sequenced log lags behind its commits), or the round could end too soon.
+            for node in self.nodes.values() {
+                node.app().recorders().events.sync_log().await?;
+            }
             let mut processed = 0;
             for (upstream, follower) in &self.pipes {
                 let (upstream, follower) = self
