@@ -392,3 +392,39 @@ async fn process_applications_follow_a_sequenced_log() {
         assert_eq!(seen, tricks, "round {round}: every trick counted once");
     }
 }
+
+/// The sequencer as a process of its own (`es-sequencer`): applications that leave
+/// sequencing to it (`DYNAMO_SEQUENCER=false`) save, and their log fills in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standalone_sequencer_fills_the_log() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sequenced-binary");
+    let mut builder = Application::builder("Sequenced").isolated();
+    for (key, value) in dynamo_env(&endpoint, &table) {
+        builder = builder.env(key, value);
+    }
+    let app = builder
+        .env("DYNAMO_NOTIFICATION_LOG", "sequenced")
+        .env("DYNAMO_SEQUENCER", "false")
+        .build()
+        .await
+        .unwrap();
+    let mut dogs = Vec::new();
+    register(&app, &mut dogs, 6).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.notification_log().max_notification_id().await.unwrap(), 0, "no sequencer yet");
+    let mut sequencer = tokio::process::Command::new(env!("CARGO_BIN_EXE_es-sequencer"))
+        .env("DYNAMO_TABLE", &table)
+        .env("DYNAMO_ENDPOINT_URL", &endpoint)
+        .env("DYNAMO_SEQUENCER_LEASE_SECONDS", "2")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start es-sequencer");
+    register(&app, &mut dogs, 4).await;
+    let log = log_of(&app, 10).await;
+    check(&app, &log, &dogs).await;
+    // run_until_idle's wait works through the lease holder's recorded progress too.
+    app.recorders().events.sync_log().await.unwrap();
+    sequencer.kill().await.unwrap();
+}

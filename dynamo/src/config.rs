@@ -36,6 +36,10 @@ pub struct DynamoConfig {
     /// renewed, so how soon another process's sequencer takes over after a crash (default
     /// 10; fractions allowed).
     pub sequencer_lease: Duration,
+    /// `DYNAMO_SEQUENCER`: whether this process runs a sequencer task for the sequenced log
+    /// (default: yes; set it to false where the sequencer runs elsewhere, e.g. the
+    /// `es-sequencer` binary).
+    pub run_sequencer: bool,
 }
 
 impl DynamoConfig {
@@ -73,6 +77,7 @@ impl DynamoConfig {
             notification_log: notification_log(env)?,
             operation_timeout,
             sequencer_lease: sequencer_lease(env)?,
+            run_sequencer: env.get_bool("DYNAMO_SEQUENCER")?.unwrap_or(true),
         })
     }
 

@@ -24,7 +24,7 @@ mod table;
 pub use config::{DynamoConfig, NotificationLog};
 pub use metrics::RequestCounter;
 pub use recorder::DynamoRecorder;
-pub use sequenced::SequencerSettings;
+pub use sequenced::{Progress as SequencerProgress, SequencerSettings};
 
 use eventsourcing_runtime::environment::{ConfigError, Environment};
 use eventsourcing_runtime::persistence::{PersistenceModule, Recorders};

@@ -78,7 +78,7 @@ impl DynamoRecorder {
             }
             _ => None,
         };
-        let config_lease = config.sequencer_lease;
+        let (config_lease, run_sequencer) = (config.sequencer_lease, config.run_sequencer);
         let mut recorder = Self::build(
             client,
             config.table,
@@ -91,16 +91,23 @@ impl DynamoRecorder {
             if let Some(shared) = Arc::get_mut(&mut recorder.inner) {
                 shared.sequenced = Some(Arc::clone(&signals));
             }
-            let weak = Arc::downgrade(&recorder.inner);
-            let settings =
-                SequencerSettings { lease: config_lease, ..SequencerSettings::default() };
-            tokio::spawn(sequenced::run(weak, stream, settings, signals));
+            if run_sequencer {
+                let weak = Arc::downgrade(&recorder.inner);
+                let settings =
+                    SequencerSettings { lease: config_lease, ..SequencerSettings::default() };
+                tokio::spawn(sequenced::run(weak, stream, settings, signals));
+            }
         }
         Ok(recorder)
     }
 
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
         DynamoRecorder { inner: shared, prefix: "", log: false }
+    }
+
+    /// How far this process's sequencer has got (`None` without the sequenced log).
+    pub fn sequencer_progress(&self) -> Option<sequenced::Progress> {
+        self.inner.sequenced.as_ref().map(|signals| *signals.progress.borrow())
     }
 
     /// Whether this recorder's log is sequenced from the table's stream.

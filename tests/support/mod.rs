@@ -60,6 +60,7 @@ pub async fn dynamo_recorder_on(endpoint: &str, table: &str, log: bool) -> Dynam
         },
         operation_timeout: Duration::from_secs(30),
         sequencer_lease: Duration::from_secs(10),
+        run_sequencer: true,
     };
     DynamoRecorder::connect(config).await.expect("connect to local DynamoDB")
 }
