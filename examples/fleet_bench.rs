@@ -91,7 +91,7 @@ impl Target {
 struct Options {
     targets: Vec<Target>,
     processes: Vec<usize>,
-    logs: Vec<bool>,
+    logs: Vec<Log>,
     aggregates: usize,
     tasks: usize,
     cache: Option<String>,
@@ -141,8 +141,9 @@ impl Options {
         let processes =
             list(args, "--processes", "1,2,4,8", |s| s.parse().ok().filter(|p| *p > 0))?;
         let logs = list(args, "--logs", "on,off", |s| match s {
-            "on" => Some(true),
-            "off" => Some(false),
+            "on" => Some(Log::Transactional),
+            "off" => Some(Log::Off),
+            "sequenced" => Some(Log::Sequenced),
             _ => None,
         })?;
         let worker = match arg(args, "--worker") {
@@ -178,7 +179,7 @@ impl Options {
 struct Outcome {
     target: String,
     processes: usize,
-    log: bool,
+    log: Log,
     commands: usize,
     committed: usize,
     errors: usize,
@@ -266,17 +267,17 @@ fn combine(mut runs: Vec<Outcome>) -> Option<Outcome> {
     })
 }
 
-fn application_env(target_endpoint: &str, table: &str, log: bool) -> Vec<(&'static str, String)> {
+fn application_env(target_endpoint: &str, table: &str, log: Log) -> Vec<(&'static str, String)> {
     vec![
         ("PERSISTENCE_MODULE", "eventsourcing_dynamodb".to_owned()),
         ("DYNAMO_ENDPOINT_URL", target_endpoint.to_owned()),
         ("DYNAMO_TABLE", table.to_owned()),
-        ("DYNAMO_NOTIFICATION_LOG", log.to_string()),
+        ("DYNAMO_NOTIFICATION_LOG", log.setting().to_owned()),
     ]
 }
 
 /// An application on the table, configured only by what is given here.
-async fn open(endpoint: &str, table: &str, log: bool, create: bool) -> Result<Application> {
+async fn open(endpoint: &str, table: &str, log: Log, create: bool) -> Result<Application> {
     let mut builder = Application::builder(fleet_support::APP_NAME).isolated();
     for (key, value) in application_env(endpoint, table, log) {
         builder = builder.env(key, value);
@@ -304,7 +305,7 @@ async fn spawn(
     options: &Options,
     target: &Target,
     table: &str,
-    log: bool,
+    log: Log,
     index: usize,
 ) -> Result<Worker, String> {
     let mut command = Command::new(&options.worker);
@@ -342,7 +343,7 @@ async fn run_fleet(
     options: &Options,
     target: &Target,
     table: &str,
-    log: bool,
+    log: Log,
     processes: usize,
 ) -> Result<Vec<Report>, String> {
     let mut workers = Vec::with_capacity(processes);
@@ -424,7 +425,7 @@ impl Failures {
 async fn verify(
     app: &Application,
     reports: &[Report],
-    log: bool,
+    log: Log,
 ) -> Result<(Vec<String>, String), Error> {
     let mut failures = Failures::default();
     let mut expected: HashSet<(Uuid, u64)> = HashSet::new();
@@ -474,7 +475,11 @@ async fn verify(
         }
     }
     let mut summary = format!("{stored_events} events ok");
-    if log {
+    if log == Log::Sequenced {
+        // The sequencer writes the log after the saves: wait until it holds them all.
+        app.recorders().events.sync_log().await?;
+    }
+    if log != Log::Off {
         let mut seen: HashSet<(Uuid, u64)> = HashSet::new();
         let mut next = 1u64;
         loop {
@@ -520,12 +525,41 @@ async fn verify(
     Ok((failures, summary))
 }
 
+/// Which notification log a fleet runs with (`--logs on,off,sequenced`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Log {
+    /// `on`: the transactional log.
+    Transactional,
+    /// `off`: no log.
+    Off,
+    /// `sequenced`: the log sequenced from the table's stream.
+    Sequenced,
+}
+
+impl Log {
+    fn label(self) -> &'static str {
+        match self {
+            Log::Transactional => "on",
+            Log::Off => "off",
+            Log::Sequenced => "sequenced",
+        }
+    }
+
+    fn setting(self) -> &'static str {
+        match self {
+            Log::Transactional => "transactional",
+            Log::Off => "false",
+            Log::Sequenced => "sequenced",
+        }
+    }
+}
+
 /// Everything about one run, figures and verification.
-async fn run_one(options: &Options, target: &Target, processes: usize, log: bool) -> Outcome {
+async fn run_one(options: &Options, target: &Target, processes: usize, log: Log) -> Outcome {
     let table = format!(
         "fleet-{}-p{processes}-log{}-{}",
         target.slug(),
-        if log { "on" } else { "off" },
+        log.label(),
         unix_ms() as u64
     );
     let mut outcome = Outcome {
@@ -643,7 +677,7 @@ fn min_over_max(values: &[f64]) -> f64 {
 }
 
 fn print_outcome(outcome: &Outcome) {
-    let log = if outcome.log { "on" } else { "off" };
+    let log = outcome.log.label();
     println!(
         "== {} P={} log {log}: {}/{} committed, {} errors ({} conflicts), {:.0} saves/s, fairness {:.2}, while all ran {} ({:.2} s), p50 {:.1} ms p99 {:.1} ms max {:.1} ms, requests/save {}, verified: {}",
         outcome.target,
@@ -763,7 +797,7 @@ fn markdown(
             "| {} | {} | {} | {} / {} | {} | {} | {} | {:.2} | {} | {:.1} | {:.1} | {:.1} | {} | {} |\n",
             o.target,
             o.processes,
-            if o.log { "on" } else { "off" },
+            o.log.label(),
             o.committed,
             o.commands,
             errors,

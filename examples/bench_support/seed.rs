@@ -73,6 +73,12 @@ pub async fn run() -> Result<()> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let commands = dogs * (tricks + 2);
+    // A sequenced log writes its pages after the saves: wait for them, so that the requests
+    // and capacity metered include the log's share.
+    let synced = Instant::now();
+    school.recorders().events.sync_log().await?;
+    let end = school.notification_log().max_notification_id().await.unwrap_or(0);
+    println!("log_end={end} log_sync_seconds={:.3}", synced.elapsed().as_secs_f64());
     if let (Some(before), Some(after)) =
         (requests_before, school.recorders().events.request_count())
     {

@@ -35,6 +35,10 @@ pub struct SequencerSettings {
     /// How long the sequencer waits between polls of an idle stream (a save in this process
     /// wakes it at once).
     pub poll: Duration,
+    /// How long it waits after a read that found records before it reads again, so that a
+    /// busy table's events are gathered into fuller pages (fewer requests per event) at the
+    /// price of this much more lag.
+    pub linger: Duration,
     /// The decision logic's limits.
     pub config: Config,
 }
@@ -44,6 +48,7 @@ impl Default for SequencerSettings {
         SequencerSettings {
             lease: Duration::from_secs(10),
             poll: Duration::from_millis(200),
+            linger: Duration::from_millis(50),
             config: Config::default(),
         }
     }
@@ -94,6 +99,9 @@ impl Progress {
         self.horizon >= time && self.oldest_waiting.is_none_or(|oldest| oldest >= time)
     }
 }
+
+/// How often the sequencer lists the stream's shards when none has closed.
+const DESCRIBE_EVERY: Duration = Duration::from_secs(10);
 
 /// How long after its commit a change may take to show in the stream: a shard read to its
 /// end is taken to hold every record older than this.
@@ -170,6 +178,8 @@ async fn lead(
     let mut renewed = now_millis();
     let mut sequencer = resume(&recorder, &settings.config).await?;
     drop(recorder);
+    let mut shards = Vec::new();
+    let mut described: Option<std::time::Instant> = None;
     loop {
         let Some(held) = shared.upgrade().map(DynamoRecorder::from_shared) else {
             return Ok(Led::Closed);
@@ -182,14 +192,23 @@ async fn lead(
             }
             renewed = now_millis();
         }
-        let shards = stream.shards().await?;
-        sequencer.note_shards(&shards).map_err(|e| sequence_error(&table, e))?;
+        // The shards change rarely (splits, every few hours), and DescribeStream is limited
+        // to 10 calls a second per account: describe again after a while, or when a shard
+        // closed.
+        if described.is_none_or(|at| at.elapsed() >= DESCRIBE_EVERY) {
+            shards = stream.shards().await?;
+            sequencer.note_shards(&shards).map_err(|e| sequence_error(&table, e))?;
+            described = Some(std::time::Instant::now());
+        }
         let mut read_any = false;
         for id in sequencer.readable(&shards) {
             let Some(info) = shards.iter().find(|s| s.id == id) else { continue };
             let caught_up_to = now_millis() - STREAM_DELAY_MILLIS;
             let (records, end) = stream.read(&id, sequencer.position(&id), caught_up_to).await?;
             read_any |= !records.is_empty();
+            if end == eventsourcing_sequencer::ShardEnd::Closed {
+                described = None;
+            }
             sequencer.offer(info, records, end).map_err(|e| sequence_error(&table, e))?;
         }
         for key in sequencer.lookups() {
@@ -211,12 +230,13 @@ async fn lead(
             horizon: sequencer.horizon(),
             oldest_waiting: sequencer.oldest_waiting(),
         });
-        if !read_any {
-            drop(held);
-            tokio::select! {
+        drop(held);
+        match read_any {
+            true => tokio::time::sleep(settings.linger).await,
+            false => tokio::select! {
                 _ = tokio::time::sleep(settings.poll) => {}
                 _ = signals.saved.notified() => {}
-            }
+            },
         }
     }
 }
