@@ -35,7 +35,7 @@ pub mod items;
 
 pub use error::{DecodeFailure, InspectError};
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_sdk_dynamodb::Client;
 use eventsourcing_dynamo::{DynamoConfig, RequestCounter};
@@ -162,14 +162,44 @@ fn request_error<E, R>(
     error: SdkError<E, R>,
 ) -> InspectError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    InspectError::Request {
-        table: table.to_owned(),
-        operation: operation.into(),
-        message: DisplayErrorContext(&error).to_string(),
+    let message = match &error {
+        // The service's own words, without the raw response DisplayErrorContext would add.
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let mut message = match (e.code(), e.message()) {
+                (Some(code), Some(text)) => format!("{code}: {text}"),
+                (Some(code), None) => code.to_owned(),
+                _ => chain(e),
+            };
+            if e.code() == Some("ResourceNotFoundException") {
+                message.push_str(
+                    " (is the table name right? --table or DYNAMO_TABLE, and the endpoint)",
+                );
+            }
+            message
+        }
+        other => chain(other),
+    };
+    InspectError::Request { table: table.to_owned(), operation: operation.into(), message }
+}
+
+/// An error and its causes, `: `-separated (the SDK's own causes name the failure: "dispatch
+/// failure: io error: … Connection refused").
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
     }
+    text
 }
 
 fn lag(log_end: u64, position: u64) -> i64 {
