@@ -190,6 +190,21 @@ async fn inspects_and_verifies_a_table_then_finds_each_corruption() {
     );
     assert_eq!((s.items, scanned), (19, 19));
 
+    // Small pages (two items per Query/Scan request) give the same answers.
+    let paged = inspector_on(&env).await.with_page_size(2);
+    assert_eq!(paged.history(fido.id(), 1).await.unwrap(), history);
+    assert_eq!(paged.log(1, None).await.unwrap(), inspector.log(1, None).await.unwrap());
+    let page = paged.log(2, Some(3)).await.unwrap();
+    assert_eq!(page.iter().map(|l| l.id).collect::<Vec<_>>(), [2, 3, 4]);
+    assert_eq!(
+        paged.trackers(&|_| None, &mut no_progress()).await.unwrap(),
+        inspector.trackers(&|_| None, &mut no_progress()).await.unwrap()
+    );
+    assert_eq!(paged.writer().await.unwrap(), writer);
+    let mut pages = 0;
+    assert_eq!(paged.verify(100, &mut |p| pages = p.pages).await.unwrap(), report);
+    assert!(pages >= 10, "{pages} pages of at most 2 items for 19 items");
+
     // Now corrupt the table behind the library's back.
     let client = inspector.client();
     // 1. Delete log item 2 (Fido v2): a gap, and Fido v2 is missing from the log.

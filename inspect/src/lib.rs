@@ -86,6 +86,7 @@ pub struct Inspector {
     client: Client,
     table: String,
     mapper: Mapper,
+    page_size: Option<i32>,
 }
 
 /// One event of an aggregate's history, its state decoded.
@@ -213,7 +214,15 @@ fn lag(log_end: u64, position: u64) -> i64 {
 impl Inspector {
     /// An inspector of `table` through `client`, opening states with `mapper`.
     pub fn new(client: Client, table: impl Into<String>, mapper: Mapper) -> Self {
-        Inspector { client, table: table.into(), mapper }
+        Inspector { client, table: table.into(), mapper, page_size: None }
+    }
+
+    /// This inspector, asking for at most `items` items per `Query` and `Scan` page (default:
+    /// DynamoDB's own pages of up to 1 MB). Results are the same; small pages mean more
+    /// requests, each one smaller.
+    pub fn with_page_size(mut self, items: u32) -> Self {
+        self.page_size = Some(i32::try_from(items.max(1)).unwrap_or(i32::MAX));
+        self
     }
 
     /// The inspector the environment describes, as an application reads it: `DYNAMO_TABLE`,
@@ -274,8 +283,9 @@ impl Inspector {
             if keys_only {
                 request = request.projection_expression("#pk, #sk");
             }
-            if let Some(wanted) = wanted {
-                request = request.limit(i32::try_from(wanted).unwrap_or(i32::MAX).min(1000));
+            let wanted = wanted.map(|wanted| i32::try_from(wanted).unwrap_or(i32::MAX).min(1000));
+            if let Some(page) = [wanted, self.page_size].into_iter().flatten().min() {
+                request = request.limit(page);
             }
             let output = request
                 .send()
@@ -403,6 +413,7 @@ impl Inspector {
                 .expression_attribute_names("#pk", HASH_KEY)
                 .expression_attribute_values(":pk", AttributeValue::S(LOG_PARTITION.to_owned()))
                 .select(Select::Count)
+                .set_limit(self.page_size)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -452,6 +463,7 @@ impl Inspector {
                 .scan()
                 .table_name(&self.table)
                 .consistent_read(true)
+                .set_limit(self.page_size)
                 .set_exclusive_start_key(start.take());
             if tracking_only {
                 request = request

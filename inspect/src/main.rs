@@ -37,6 +37,9 @@ struct Connection {
     /// Read <APP>_-prefixed variables too, as application APP does (e.g. SHOP_CIPHER_KEY).
     #[arg(long, global = true)]
     app: Option<String>,
+    /// Ask for at most this many items per Query/Scan page (default: DynamoDB's 1 MB pages).
+    #[arg(long, global = true)]
+    page_size: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,7 +143,10 @@ async fn run(cli: Cli) -> Result<ExitCode, InspectError> {
         endpoint_url: cli.connection.endpoint_url,
     };
     let env = overrides.environment();
-    let inspector = Inspector::from_env(&env).await?;
+    let mut inspector = Inspector::from_env(&env).await?;
+    if let Some(items) = cli.connection.page_size {
+        inspector = inspector.with_page_size(items);
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match cli.command {

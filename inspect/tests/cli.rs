@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 use uuid::Uuid;
 
-fn endpoint() -> Option<String> {
+fn dynamo_endpoint() -> Option<String> {
     match std::env::var("DYNAMO_TEST_ENDPOINT") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -39,7 +39,7 @@ fn stdout(output: &Output) -> String {
 
 #[tokio::test]
 async fn verify_history_log_and_writer_from_the_command_line() {
-    let Some(endpoint) = endpoint() else { return };
+    let Some(endpoint) = dynamo_endpoint() else { return };
     let table = format!("es-inspect-cli-{}", Uuid::new_v4().simple());
     let recorder = DynamoRecorder::connect(DynamoConfig {
         table: table.clone(),
