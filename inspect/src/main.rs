@@ -34,7 +34,7 @@ struct Connection {
     /// The endpoint, e.g. http://localhost:8000 (default: $DYNAMO_ENDPOINT_URL, else AWS).
     #[arg(long, global = true)]
     endpoint_url: Option<String>,
-    /// Read <APP>_-prefixed variables too, as application APP does (e.g. SHOP_CIPHER_KEY).
+    /// Read APP_-prefixed variables too, as application APP does (e.g. SHOP_CIPHER_KEY).
     #[arg(long, global = true)]
     app: Option<String>,
     /// Ask for at most this many items per Query/Scan page (default: DynamoDB's 1 MB pages).
@@ -70,7 +70,7 @@ enum Command {
     /// Every follower tracked in the table: upstream, position and lag (scans the table).
     Trackers {
         /// Where an upstream's log is, as NAME=TABLE (repeatable). Default: the table in
-        /// $<NAME>_DYNAMO_TABLE, else this table.
+        /// NAME_DYNAMO_TABLE (NAME upper-cased), else this table.
         #[arg(long = "upstream", value_name = "NAME=TABLE", value_parser = parse_upstream)]
         upstreams: Vec<(String, String)>,
     },
