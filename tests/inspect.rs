@@ -204,6 +204,13 @@ async fn inspects_and_verifies_a_table_then_finds_each_corruption() {
     let mut pages = 0;
     assert_eq!(paged.verify(100, &mut |p| pages = p.pages).await.unwrap(), report);
     assert!(pages >= 10, "{pages} pages of at most 2 items for 19 items");
+    // So does a parallel scan in 3 segments.
+    let segmented = inspector_on(&env).await.with_page_size(3).with_segments(3);
+    assert_eq!(segmented.verify(100, &mut no_progress()).await.unwrap(), report);
+    assert_eq!(
+        segmented.trackers(&|_| None, &mut no_progress()).await.unwrap(),
+        inspector.trackers(&|_| None, &mut no_progress()).await.unwrap()
+    );
 
     // Now corrupt the table behind the library's back.
     let client = inspector.client();

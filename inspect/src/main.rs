@@ -40,6 +40,9 @@ struct Connection {
     /// Ask for at most this many items per Query/Scan page (default: DynamoDB's 1 MB pages).
     #[arg(long, global = true)]
     page_size: Option<u32>,
+    /// Scan the table in this many parallel segments (trackers, verify).
+    #[arg(long, global = true, default_value_t = 1)]
+    segments: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +150,7 @@ async fn run(cli: Cli) -> Result<ExitCode, InspectError> {
     if let Some(items) = cli.connection.page_size {
         inspector = inspector.with_page_size(items);
     }
+    inspector = inspector.with_segments(cli.connection.segments);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match cli.command {
@@ -156,8 +160,25 @@ async fn run(cli: Cli) -> Result<ExitCode, InspectError> {
             }
         }
         Command::Log { from, limit, follow: false, .. } => {
-            for line in inspector.log(from, limit).await? {
-                print_json(&mut out, &line)?;
+            // Page by page, so that a long log streams out rather than piling up in memory.
+            const PAGE: usize = 1000;
+            let (mut next, mut left) = (from, limit);
+            loop {
+                let wanted = left.map_or(PAGE, |left| left.min(PAGE));
+                if wanted == 0 {
+                    break;
+                }
+                let lines = inspector.log(next, Some(wanted)).await?;
+                for line in &lines {
+                    print_json(&mut out, line)?;
+                }
+                match lines.last() {
+                    Some(last) if lines.len() == wanted => {
+                        next = last.id.saturating_add(1);
+                        left = left.map(|left| left - lines.len());
+                    }
+                    _ => break,
+                }
             }
         }
         Command::Log { from, limit, follow: true, poll } => {

@@ -61,7 +61,7 @@ async fn verify_history_log_and_writer_from_the_command_line() {
         .collect();
     recorder.insert_events(events).await.expect("insert");
 
-    let clean = es_inspect(&endpoint, &table, &["verify"]);
+    let clean = es_inspect(&endpoint, &table, &["verify", "--segments", "2"]);
     assert_eq!(clean.status.code(), Some(0), "{clean:?}");
     assert!(stdout(&clean).contains("ok: every event is in the log once"), "{}", stdout(&clean));
 
@@ -73,6 +73,8 @@ async fn verify_history_log_and_writer_from_the_command_line() {
     assert_eq!(lines[0]["version"], 2);
     assert_eq!(lines[1]["state"], serde_json::json!({"n": 3}));
 
+    let all = es_inspect(&endpoint, &table, &["log", "--page-size", "1"]);
+    assert_eq!(stdout(&all).lines().count(), 3, "{}", stdout(&all));
     let log = es_inspect(&endpoint, &table, &["log", "--from", "3"]);
     let line: serde_json::Value = serde_json::from_str(stdout(&log).trim()).expect("one JSON line");
     assert_eq!((line["id"].as_u64(), line["version"].as_u64()), (Some(3), Some(3)));
