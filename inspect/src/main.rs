@@ -105,7 +105,9 @@ fn print_json(out: &mut impl Write, value: &impl serde::Serialize) -> Result<(),
     Ok(())
 }
 
-/// A progress bar on stderr (drawn only when stderr is a terminal).
+/// A progress bar on stderr (drawn only when stderr is a terminal), of `estimate` items when
+/// DynamoDB gave one (`DescribeTable`; a failure there, e.g. no permission, only costs the bar
+/// its length: the scan's own errors are reported).
 fn progress_bar(estimate: Option<u64>) -> ProgressBar {
     match estimate {
         Some(total) => {
@@ -203,7 +205,7 @@ async fn run(cli: Cli) -> Result<ExitCode, InspectError> {
                 .await?;
         }
         Command::Trackers { upstreams } => {
-            let bar = progress_bar(inspector.estimated_items().await?);
+            let bar = progress_bar(inspector.estimated_items().await.ok().flatten());
             let log_table_of = |upstream: &str| {
                 upstreams
                     .iter()
@@ -227,7 +229,7 @@ async fn run(cli: Cli) -> Result<ExitCode, InspectError> {
         }
         Command::Writer => print_json(&mut out, &inspector.writer().await?)?,
         Command::Verify { max_problems, json } => {
-            let bar = progress_bar(inspector.estimated_items().await?);
+            let bar = progress_bar(inspector.estimated_items().await.ok().flatten());
             let report = inspector.verify(max_problems, &mut on_page(&bar)).await;
             bar.finish_and_clear();
             let report = report?;
