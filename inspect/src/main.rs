@@ -305,3 +305,39 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_subcommands_and_global_flags() {
+        let cli = Cli::try_parse_from([
+            "es-inspect",
+            "verify",
+            "--table",
+            "t",
+            "--segments",
+            "4",
+            "--max-problems",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(cli.connection.table.as_deref(), Some("t"));
+        assert_eq!(cli.connection.segments, 4);
+        assert!(matches!(cli.command, Command::Verify { max_problems: 5, json: false }));
+        let cli =
+            Cli::try_parse_from(["es-inspect", "trackers", "--upstream", "Orders=orders-table"])
+                .unwrap();
+        let Command::Trackers { upstreams } = cli.command else { panic!("not trackers") };
+        assert_eq!(upstreams, [("Orders".to_owned(), "orders-table".to_owned())]);
+        assert!(Cli::try_parse_from(["es-inspect", "trackers", "--upstream", "Orders"]).is_err());
+        assert!(Cli::try_parse_from(["es-inspect", "history", "not-a-uuid"]).is_err());
+    }
+}
