@@ -22,9 +22,10 @@ export DYNAMODB_LOCAL_HOME="$(scripts/dynamodb_local.sh install)"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 
-# The test binaries that talk to DynamoDB (they call support::dynamo_endpoint or start servers).
+# The test binaries that talk to DynamoDB (they call support::dynamo_endpoint or start servers),
+# in the root package and in the inspector's (test names are unique across the two).
 dynamo_tests=()
-for file in tests/*.rs; do
+for file in tests/*.rs inspect/tests/*.rs; do
   if grep -qE 'dynamo_endpoint|LocalServer' "$file"; then
     dynamo_tests+=(--test "$(basename "$file" .rs)")
   fi
@@ -41,7 +42,7 @@ run() { # run NAME ENDPOINT cargo-test-arguments...
 }
 
 run moto "$DYNAMO_TEST_ENDPOINT" --workspace "$@"
-run dynamodb-local "$DYNAMODB_LOCAL_ENDPOINT" "${dynamo_tests[@]}" "$@"
+run dynamodb-local "$DYNAMODB_LOCAL_ENDPOINT" --workspace "${dynamo_tests[@]}" "$@"
 
 echo
 echo "=== Summary ($(( $(date +%s) - started )) s) ==="
