@@ -556,12 +556,8 @@ impl Log {
 
 /// Everything about one run, figures and verification.
 async fn run_one(options: &Options, target: &Target, processes: usize, log: Log) -> Outcome {
-    let table = format!(
-        "fleet-{}-p{processes}-log{}-{}",
-        target.slug(),
-        log.label(),
-        unix_ms() as u64
-    );
+    let table =
+        format!("fleet-{}-p{processes}-log{}-{}", target.slug(), log.label(), unix_ms() as u64);
     let mut outcome = Outcome {
         target: target.label.clone(),
         processes,

@@ -98,7 +98,9 @@ async fn main() -> Result<()> {
     let committed = committed.lock().unwrap_or_else(|p| p.into_inner());
     let mut lags: Vec<Duration> = committed
         .iter()
-        .map(|(id, at)| seen.get(id).map_or(Duration::MAX, |visible| visible.saturating_duration_since(*at)))
+        .map(|(id, at)| {
+            seen.get(id).map_or(Duration::MAX, |visible| visible.saturating_duration_since(*at))
+        })
         .collect();
     lags.sort_unstable();
     println!(

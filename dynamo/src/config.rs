@@ -43,6 +43,21 @@ pub struct DynamoConfig {
 }
 
 impl DynamoConfig {
+    /// The configuration of `table` with every other setting at its default (the AWS
+    /// endpoint, no table creation, the transactional log, 30 s timeout); set the fields to
+    /// change them.
+    pub fn new(table: impl Into<String>) -> Self {
+        DynamoConfig {
+            table: table.into(),
+            endpoint_url: None,
+            create_table: false,
+            notification_log: NotificationLog::Transactional,
+            operation_timeout: Duration::from_secs(30),
+            sequencer_lease: Duration::from_secs(10),
+            run_sequencer: true,
+        }
+    }
+
     /// Reads the configuration; the error names the variable that is missing or invalid.
     pub fn from_env(env: &Environment) -> Result<Self, ConfigError> {
         let table = env

@@ -5,7 +5,6 @@
 use eventsourcing_dynamo::{DynamoConfig, DynamoRecorder};
 use eventsourcing_runtime::persistence::{AggregateRecorder, StoredEvent};
 use std::process::{Command, Output};
-use std::time::Duration;
 use uuid::Uuid;
 
 fn dynamo_endpoint() -> Option<String> {
@@ -42,11 +41,9 @@ async fn verify_history_log_and_writer_from_the_command_line() {
     let Some(endpoint) = dynamo_endpoint() else { return };
     let table = format!("es-inspect-cli-{}", Uuid::new_v4().simple());
     let recorder = DynamoRecorder::connect(DynamoConfig {
-        table: table.clone(),
         endpoint_url: Some(endpoint.clone()),
         create_table: true,
-        notification_log: true,
-        operation_timeout: Duration::from_secs(30),
+        ..DynamoConfig::new(table.clone())
     })
     .await
     .expect("table on the local server");

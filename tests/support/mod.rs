@@ -6,7 +6,6 @@ use eventsourcing_dynamodb::persistence::memory::InMemoryRecorder;
 use eventsourcing_dynamodb::persistence::StoredEvent;
 use eventsourcing_dynamodb::Uuid;
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// The local DynamoDB endpoint started by scripts/test.sh. `None` (with a loud message) when
 /// it is not running, unless the run requires DynamoDB (CI, or scripts/test.sh), where that
@@ -51,16 +50,13 @@ pub async fn dynamo_recorder(endpoint: &str, log: bool) -> DynamoRecorder {
 /// A recorder (with its own client and caches, like another process) on `table`.
 pub async fn dynamo_recorder_on(endpoint: &str, table: &str, log: bool) -> DynamoRecorder {
     let config = DynamoConfig {
-        table: table.to_owned(),
         endpoint_url: Some(endpoint.to_owned()),
         create_table: true,
         notification_log: match log {
             true => eventsourcing_dynamodb::dynamodb::NotificationLog::Transactional,
             false => eventsourcing_dynamodb::dynamodb::NotificationLog::Off,
         },
-        operation_timeout: Duration::from_secs(30),
-        sequencer_lease: Duration::from_secs(10),
-        run_sequencer: true,
+        ..DynamoConfig::new(table)
     };
     DynamoRecorder::connect(config).await.expect("connect to local DynamoDB")
 }
