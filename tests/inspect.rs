@@ -319,3 +319,40 @@ async fn decodes_compressed_and_encrypted_state_with_the_applications_settings()
     let error = inspector_on(&missing).await.writer().await.unwrap_err().to_string();
     assert!(error.contains("inspect-no-such-table"), "{error}");
 }
+
+/// A table with the sequenced log: the inspector reads its pages (log, last id, writer) and
+/// verifies them against the events; the lease item is known, not an unknown item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspects_and_verifies_a_sequenced_log() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("inspect-sequenced");
+    let mut env = dynamo_env(&endpoint, &table);
+    env.insert("DYNAMO_NOTIFICATION_LOG".into(), "sequenced".into());
+    let app = app_on(&env).await;
+    let (fido, rex, bella) = save_dogs(&app).await;
+    app.recorders().events.sync_log().await.unwrap();
+    let inspector = inspector_on(&env).await;
+    let log = inspector.log(1, None).await.unwrap();
+    assert_eq!(log.iter().map(|l| l.id).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+    let mut keys: Vec<(Uuid, u64)> = log.iter().map(|l| (l.aggregate, l.version)).collect();
+    keys.sort();
+    let mut expected = vec![
+        (fido.id(), 1),
+        (fido.id(), 2),
+        (fido.id(), 3),
+        (rex.id(), 1),
+        (bella.id(), 1),
+        (bella.id(), 2),
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(
+        inspector.log(4, Some(2)).await.unwrap().iter().map(|l| l.id).collect::<Vec<_>>(),
+        [4, 5]
+    );
+    let writer = inspector.writer().await.unwrap();
+    assert_eq!((writer.last_id, writer.log_items, writer.missing_ids), (6, 6, 0));
+    let report = inspector.verify(100, &mut no_progress()).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.summary.log_entries, 6);
+}

@@ -20,6 +20,10 @@ pub const HASH_KEY: &str = "originator_id";
 pub const RANGE_KEY: &str = "originator_version";
 /// The partition of the notification log.
 pub const LOG_PARTITION: &str = "#notifications";
+/// The partition of the sequenced notification log's pages (range key: first id).
+pub const PAGES_PARTITION: &str = "#pages";
+/// The partition of the sequenced log's lease.
+pub const LEASE_PARTITION: &str = "#sequencer";
 /// The prefix of every tracking partition, followed by the upstream application's name.
 pub const TRACKING_PREFIX: &str = "#tracking#";
 /// The prefix of every snapshot partition, followed by the aggregate's UUID.
@@ -54,10 +58,13 @@ pub struct LogItem {
     pub originator_version: u64,
     /// The event's topic.
     pub topic: String,
-    /// The event's stored state.
+    /// The event's stored state (empty when `referenced`).
     pub state: Vec<u8>,
     /// `created_at` as stored (epoch seconds), when present and a number.
     pub created_at: Option<serde_json::Number>,
+    /// A sequenced log page's entry for an event too large to copy: the state is the event
+    /// item's own.
+    pub referenced: bool,
 }
 
 /// One item of the table, classified by its partition key.
@@ -67,6 +74,10 @@ pub enum TableItem {
     Event(EventItem),
     /// A notification log entry.
     Log(LogItem),
+    /// A page of the sequenced notification log: its entries.
+    Page(Vec<LogItem>),
+    /// The sequenced log's lease.
+    Lease,
     /// A tracking record: `upstream`'s notification `position` was processed.
     Tracking {
         /// The upstream application's name.
@@ -116,6 +127,12 @@ pub fn classify(item: &Item) -> Result<TableItem, MalformedItem> {
     if partition == LOG_PARTITION {
         return reader.log().map(TableItem::Log);
     }
+    if partition == PAGES_PARTITION {
+        return reader.page().map(TableItem::Page);
+    }
+    if partition == LEASE_PARTITION {
+        return Ok(TableItem::Lease);
+    }
     if let Some(upstream) = partition.strip_prefix(TRACKING_PREFIX) {
         return Ok(TableItem::Tracking {
             upstream: upstream.to_owned(),
@@ -145,6 +162,11 @@ pub fn event(item: &Item) -> Result<EventItem, MalformedItem> {
 /// Reads a notification log item.
 pub fn log(item: &Item) -> Result<LogItem, MalformedItem> {
     Reader { item }.log()
+}
+
+/// Reads the entries of a sequenced log page.
+pub fn page(item: &Item) -> Result<Vec<LogItem>, MalformedItem> {
+    Reader { item }.page()
 }
 
 /// Reads the position (range key) of a log or tracking item.
@@ -231,7 +253,48 @@ impl<'a> Reader<'a> {
             topic: self.string("topic")?.to_owned(),
             state: self.bytes("state")?,
             created_at: self.created_at(),
+            referenced: false,
         })
+    }
+
+    /// A page: `entries` is a list of maps `i` (S), `v` (N), `t` (S) and `s` (B, absent for
+    /// an event referenced by key), ids following the page's first id.
+    fn page(&self) -> Result<Vec<LogItem>, MalformedItem> {
+        let first = self.number(RANGE_KEY)?;
+        let Some(AttributeValue::L(entries)) = self.item.get("entries") else {
+            return Err(self.fail("attribute entries should be a list (L)".to_owned()));
+        };
+        let mut items = Vec::with_capacity(entries.len());
+        for (offset, entry) in entries.iter().enumerate() {
+            let bad = |what: &str| self.fail(format!("page entry {offset}: {what}"));
+            let AttributeValue::M(map) = entry else { return Err(bad("not a map")) };
+            let text = |name: &str| match map.get(name) {
+                Some(AttributeValue::S(s)) => Ok(s.clone()),
+                _ => Err(bad(&format!("{name} (S) is missing"))),
+            };
+            let originator_id = Uuid::parse_str(&text("i")?).map_err(|e| bad(&e.to_string()))?;
+            let originator_version = match map.get("v") {
+                Some(AttributeValue::N(n)) => {
+                    n.parse().map_err(|_| bad("v is not a whole number"))?
+                }
+                _ => return Err(bad("v (N) is missing")),
+            };
+            let (state, referenced) = match map.get("s") {
+                Some(AttributeValue::B(b)) => (b.as_ref().to_vec(), false),
+                None => (Vec::new(), true),
+                Some(_) => return Err(bad("s is not binary (B)")),
+            };
+            items.push(LogItem {
+                id: first + offset as u64,
+                originator_id,
+                originator_version,
+                topic: text("t")?,
+                state,
+                created_at: None,
+                referenced,
+            });
+        }
+        Ok(items)
     }
 }
 

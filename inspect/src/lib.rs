@@ -41,7 +41,7 @@ use aws_sdk_dynamodb::Client;
 use eventsourcing_dynamo::{DynamoConfig, RequestCounter};
 use eventsourcing_runtime::environment::Environment;
 use eventsourcing_runtime::persistence::Mapper;
-use items::{Item, HASH_KEY, LOG_PARTITION, RANGE_KEY, TRACKING_PREFIX};
+use items::{Item, HASH_KEY, LOG_PARTITION, PAGES_PARTITION, RANGE_KEY, TRACKING_PREFIX};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -345,21 +345,55 @@ impl Inspector {
     }
 
     /// Notifications from id `from` on, at most `limit` (all when `None`).
+    /// The transactional log's items are read when there are any, else the sequenced log's
+    /// pages.
     pub async fn log(&self, from: u64, limit: Option<usize>) -> Result<Vec<LogLine>, InspectError> {
         let found = self.query(&self.table, LOG_PARTITION, from, false, limit, false).await?;
-        found
-            .iter()
-            .map(|item| {
-                let entry = items::log(item).map_err(|e| self.malformed(e))?;
-                Ok(LogLine {
-                    id: entry.id,
-                    aggregate: entry.originator_id,
-                    version: entry.originator_version,
-                    topic: entry.topic,
-                    created_at: entry.created_at,
-                })
+        let entries: Vec<items::LogItem> = match found.is_empty() {
+            false => found
+                .iter()
+                .map(|item| items::log(item).map_err(|e| self.malformed(e)))
+                .collect::<Result<_, _>>()?,
+            true => self.page_entries(&self.table, from, limit).await?,
+        };
+        Ok(entries
+            .into_iter()
+            .map(|entry| LogLine {
+                id: entry.id,
+                aggregate: entry.originator_id,
+                version: entry.originator_version,
+                topic: entry.topic,
+                created_at: entry.created_at,
             })
-            .collect()
+            .collect())
+    }
+
+    /// The sequenced log's entries from id `from` on, at most `limit`.
+    async fn page_entries(
+        &self,
+        table: &str,
+        from: u64,
+        limit: Option<usize>,
+    ) -> Result<Vec<items::LogItem>, InspectError> {
+        // The page holding `from` begins at or before it: start from the last such page.
+        let mut start = 0;
+        let mut before = self.query(table, PAGES_PARTITION, 0, true, None, true).await?;
+        before.retain(|item| items::position(item).is_ok_and(|first| first <= from.max(1)));
+        if let Some(item) = before.first() {
+            start = items::position(item).map_err(|e| self.malformed(e))?;
+        }
+        let mut entries = Vec::new();
+        for item in self.query(table, PAGES_PARTITION, start, false, None, false).await? {
+            for entry in items::page(&item).map_err(|e| self.malformed(e))? {
+                if entry.id >= from {
+                    entries.push(entry);
+                }
+                if limit.is_some_and(|limit| entries.len() >= limit) {
+                    return Ok(entries);
+                }
+            }
+        }
+        Ok(entries)
     }
 
     /// Follows the log from id `from`: hands each notification to `sink` in order, polling
@@ -401,12 +435,18 @@ impl Inspector {
 
     /// The last id of the log in `table` (0 when empty).
     async fn last_id_in(&self, table: &str) -> Result<u64, InspectError> {
+        let malformed = |source| InspectError::Malformed { table: table.to_owned(), source };
         let found = self.query(table, LOG_PARTITION, 0, true, Some(1), true).await?;
-        match found.first() {
-            Some(item) => items::position(item)
-                .map_err(|source| InspectError::Malformed { table: table.to_owned(), source }),
-            None => Ok(0),
-        }
+        let transactional = match found.first() {
+            Some(item) => items::position(item).map_err(malformed)?,
+            None => 0,
+        };
+        let pages = self.query(table, PAGES_PARTITION, 0, true, Some(1), false).await?;
+        let sequenced = match pages.first() {
+            Some(item) => items::page(item).map_err(malformed)?.last().map_or(0, |e| e.id),
+            None => 0,
+        };
+        Ok(transactional.max(sequenced))
     }
 
     /// The last id of this table's log (0 when empty).
@@ -438,6 +478,12 @@ impl Inspector {
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => break,
+            }
+        }
+        if log_items == 0 {
+            // A sequenced log: count the entries of its pages.
+            for item in self.query(&self.table, PAGES_PARTITION, 0, false, None, false).await? {
+                log_items += items::page(&item).map_err(|e| self.malformed(e))?.len() as u64;
             }
         }
         let missing_ids = i64::try_from(last_id).unwrap_or(i64::MAX)
