@@ -428,3 +428,66 @@ async fn the_standalone_sequencer_fills_the_log() {
     app.recorders().events.sync_log().await.unwrap();
     sequencer.kill().await.unwrap();
 }
+
+/// A sequencer whose checkpoint names records the stream no longer holds (as after more
+/// than the stream's 24 hours down; simulated by a checkpoint naming a shard the stream
+/// does not list) completes the log from the table: events saved while no sequencer ran are
+/// logged once, the ones logged already are not logged again, and sequencing carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_behind_a_trimmed_stream_is_completed_from_the_table() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sequenced-trimmed");
+    let first = app_with_lease(&endpoint, &table, "1").await;
+    let mut dogs = Vec::new();
+    register(&first, &mut dogs, 5).await;
+    log_of(&first, 5).await;
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(1500)).await; // its lease expires
+    let mut builder = Application::builder("Sequenced").isolated();
+    for (key, value) in dynamo_env(&endpoint, &table) {
+        builder = builder.env(key, value);
+    }
+    let writer = builder
+        .env("DYNAMO_NOTIFICATION_LOG", "sequenced")
+        .env("DYNAMO_SEQUENCER", "false")
+        .build()
+        .await
+        .unwrap();
+    register(&writer, &mut dogs, 4).await;
+    // The last page's checkpoint now names a shard the stream does not list.
+    let client = raw_client(&endpoint).await;
+    let last = client
+        .query()
+        .table_name(&table)
+        .key_condition_expression("originator_id = :pages")
+        .expression_attribute_values(":pages", AttributeValue::S("#pages".into()))
+        .scan_index_forward(false)
+        .limit(1)
+        .send()
+        .await
+        .unwrap();
+    let page = &last.items.unwrap()[0];
+    let AttributeValue::S(checkpoint) = &page["checkpoint"] else { panic!("checkpoint") };
+    let mut checkpoint: serde_json::Value = serde_json::from_str(checkpoint).unwrap();
+    checkpoint["positions"] = serde_json::json!({ "shardId-trimmed-long-ago": "1" });
+    checkpoint["seen_until"] = serde_json::json!({ "shardId-trimmed-long-ago": 0 });
+    checkpoint["finished"] = serde_json::json!([]);
+    client
+        .update_item()
+        .table_name(&table)
+        .key("originator_id", AttributeValue::S("#pages".into()))
+        .key("originator_version", page["originator_version"].clone())
+        .update_expression("SET #c = :c")
+        .expression_attribute_names("#c", "checkpoint")
+        .expression_attribute_values(":c", AttributeValue::S(checkpoint.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let second = app_with_lease(&endpoint, &table, "1").await;
+    let log = log_of(&second, 9).await;
+    check(&second, &log, &dogs).await;
+    register(&second, &mut dogs, 2).await;
+    let log = log_of(&second, 11).await;
+    check(&second, &log, &dogs).await;
+}

@@ -5,6 +5,7 @@
 
 mod lease;
 mod pages;
+mod recovery;
 mod stream;
 
 pub use pages::PAGES_PARTITION;
@@ -197,33 +198,46 @@ async fn lead(
         // closed.
         if described.is_none_or(|at| at.elapsed() >= DESCRIBE_EVERY) {
             shards = stream.shards().await?;
-            sequencer.note_shards(&shards).map_err(|e| sequence_error(&table, e))?;
             described = Some(std::time::Instant::now());
+            if let Err(error) = sequencer.note_shards(&shards) {
+                let SequenceError::ShardTrimmed(_) = &error else {
+                    return Err(sequence_error(&table, error));
+                };
+                tracing::warn!(%table, %error, "sequencing what the log lacks from the table");
+                match recovery::recover(recorder, &lease, &settings.config, signals).await? {
+                    Some(recovered) => sequencer = recovered,
+                    None => return Ok(Led::Deposed),
+                }
+                sequencer.note_shards(&shards).map_err(|e| sequence_error(&table, e))?;
+            }
         }
         let mut read_any = false;
         for id in sequencer.readable(&shards) {
             let Some(info) = shards.iter().find(|s| s.id == id) else { continue };
             let caught_up_to = now_millis() - STREAM_DELAY_MILLIS;
-            let (records, end) = stream.read(&id, sequencer.position(&id), caught_up_to).await?;
+            let (records, end) = match stream
+                .read(&id, sequencer.position(&id), caught_up_to)
+                .await?
+            {
+                stream::Read::Records(records, end) => (records, end),
+                stream::Read::Trimmed => {
+                    tracing::warn!(%table, shard = %id, "records were trimmed before they were read: sequencing what the log lacks from the table");
+                    match recovery::recover(recorder, &lease, &settings.config, signals).await? {
+                        Some(recovered) => sequencer = recovered,
+                        None => return Ok(Led::Deposed),
+                    }
+                    described = None;
+                    break;
+                }
+            };
             read_any |= !records.is_empty();
             if end == eventsourcing_sequencer::ShardEnd::Closed {
                 described = None;
             }
             sequencer.offer(info, records, end).map_err(|e| sequence_error(&table, e))?;
         }
-        for key in sequencer.lookups() {
-            let predecessor = match recorder.get(key.0.hyphenated().to_string(), key.1).await? {
-                Some(item) => Predecessor::CreatedAt(created_at(&item)),
-                None => Predecessor::Missing,
-            };
-            sequencer.resolve(key, predecessor);
-        }
-        while let Some(page) = sequencer.next_page(now_millis()) {
-            if !write_page(recorder, &page, &lease).await? {
-                return Ok(Led::Deposed);
-            }
-            sequencer.committed(&page).map_err(|e| sequence_error(&table, e))?;
-            signals.paged.notify_waiters();
+        if !write_ready(recorder, &mut sequencer, &lease, signals).await? {
+            return Ok(Led::Deposed);
         }
         signals.progress.send_replace(Progress {
             leading: true,
@@ -239,6 +253,32 @@ async fn lead(
             },
         }
     }
+}
+
+/// Answers the sequencer's lookups from the table and writes every page it can cut;
+/// `false` when the lease was lost.
+async fn write_ready(
+    recorder: &DynamoRecorder,
+    sequencer: &mut Sequencer,
+    lease: &Lease,
+    signals: &Signals,
+) -> Result<bool, PersistenceError> {
+    let table = recorder.table();
+    for key in sequencer.lookups() {
+        let predecessor = match recorder.get(key.0.hyphenated().to_string(), key.1).await? {
+            Some(item) => Predecessor::CreatedAt(created_at(&item)),
+            None => Predecessor::Missing,
+        };
+        sequencer.resolve(key, predecessor);
+    }
+    while let Some(page) = sequencer.next_page(now_millis()) {
+        if !write_page(recorder, &page, lease).await? {
+            return Ok(false);
+        }
+        sequencer.committed(&page).map_err(|e| sequence_error(table, e))?;
+        signals.paged.notify_waiters();
+    }
+    Ok(true)
 }
 
 fn created_at(item: &Item) -> i64 {

@@ -13,6 +13,15 @@ use uuid::Uuid;
 /// The most `GetRecords` calls one read of a shard makes before handing over what it has.
 const BATCHES_PER_READ: usize = 4;
 
+/// What reading a shard gave.
+pub enum Read {
+    /// Records after the position, and how the read ended.
+    Records(Vec<StreamRecord>, ShardEnd),
+    /// The records after the position were trimmed (the stream keeps 24 hours): they are
+    /// lost to the stream, and the log must be completed from the table.
+    Trimmed,
+}
+
 /// One table's stream.
 #[derive(Clone, Debug)]
 pub struct Stream {
@@ -53,19 +62,20 @@ impl Stream {
     }
 
     /// The records of `shard` after `after` (from the oldest kept when `None`), and how the
-    /// read ended. A fresh iterator is taken for each read: moto 5.2.5's iterators return a
+    /// read ended; [`Read::Trimmed`] when the stream no longer holds the records after
+    /// `after`. A fresh iterator is taken for each read: moto 5.2.5's iterators return a
     /// phantom record of a cancelled transaction when they are reused.
     pub async fn read(
         &self,
         shard: &ShardId,
         after: Option<&SequenceNumber>,
         now_millis: i64,
-    ) -> Result<(Vec<StreamRecord>, ShardEnd), PersistenceError> {
+    ) -> Result<Read, PersistenceError> {
         let kind = match after {
             Some(_) => ShardIteratorType::AfterSequenceNumber,
             None => ShardIteratorType::TrimHorizon,
         };
-        let output = self
+        let result = self
             .client
             .get_shard_iterator()
             .stream_arn(&self.arn)
@@ -73,33 +83,33 @@ impl Stream {
             .shard_iterator_type(kind)
             .set_sequence_number(after.map(|s| s.as_str().to_owned()))
             .send()
-            .await
-            .map_err(|e| {
-                match e.as_service_error().is_some_and(|e| e.is_trimmed_data_access_exception()) {
-                    true => trimmed(&self.table, shard),
-                    false => from_sdk(&self.table, "GetShardIterator", e),
-                }
-            })?;
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(e)
+                if e.as_service_error().is_some_and(|e| e.is_trimmed_data_access_exception()) =>
+            {
+                return Ok(Read::Trimmed)
+            }
+            Err(e) => return Err(from_sdk(&self.table, "GetShardIterator", e)),
+        };
         let mut iterator = output.shard_iterator;
         let mut records = Vec::new();
         for _ in 0..BATCHES_PER_READ {
             let Some(current) = iterator.take() else {
-                return Ok((records, ShardEnd::Closed));
+                return Ok(Read::Records(records, ShardEnd::Closed));
             };
-            let output = self
-                .client
-                .get_records()
-                .shard_iterator(current)
-                .limit(1000)
-                .send()
-                .await
-                .map_err(|e| {
-                    match e.as_service_error().is_some_and(|e| e.is_trimmed_data_access_exception())
-                    {
-                        true => trimmed(&self.table, shard),
-                        false => from_sdk(&self.table, "GetRecords", e),
-                    }
-                })?;
+            let result = self.client.get_records().shard_iterator(current).limit(1000).send().await;
+            let output = match result {
+                Ok(output) => output,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_trimmed_data_access_exception()) =>
+                {
+                    return Ok(Read::Trimmed)
+                }
+                Err(e) => return Err(from_sdk(&self.table, "GetRecords", e)),
+            };
             let batch = output.records.unwrap_or_default();
             let empty = batch.is_empty();
             for record in batch {
@@ -107,16 +117,18 @@ impl Stream {
             }
             iterator = output.next_shard_iterator;
             if empty {
-                return Ok(match iterator {
-                    Some(_) => (records, ShardEnd::CaughtUpTo(now_millis)),
-                    None => (records, ShardEnd::Closed),
-                });
+                let end = match iterator {
+                    Some(_) => ShardEnd::CaughtUpTo(now_millis),
+                    None => ShardEnd::Closed,
+                };
+                return Ok(Read::Records(records, end));
             }
         }
-        Ok(match iterator {
-            Some(_) => (records, ShardEnd::More),
-            None => (records, ShardEnd::Closed),
-        })
+        let end = match iterator {
+            Some(_) => ShardEnd::More,
+            None => ShardEnd::Closed,
+        };
+        Ok(Read::Records(records, end))
     }
 
     fn convert(
@@ -148,16 +160,6 @@ impl Stream {
             _ => Change::Ignored,
         };
         Ok(StreamRecord { sequence, approximate_millis, change })
-    }
-}
-
-fn trimmed(table: &str, shard: &ShardId) -> PersistenceError {
-    PersistenceError::Operational {
-        operation: format!("reading the stream of table {table}"),
-        message: format!(
-            "records of shard {shard} were trimmed (the stream keeps 24 hours) before the sequencer read them"
-        ),
-        source: None,
     }
 }
 
