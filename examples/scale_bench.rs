@@ -96,7 +96,9 @@ async fn main() -> Result<()> {
         requests_since(&app, before, loads),
     );
 
-    // The whole notification log, section by section, as a follower reads it.
+    // The whole notification log, section by section, as a follower reads it (once a
+    // sequenced log holds everything).
+    app.recorders().events.sync_log().await?;
     let log = app.notification_log();
     let started = Instant::now();
     let before = requests(&app);

@@ -116,7 +116,9 @@ async fn main() -> Result<()> {
         school.save(&mut [&mut dog]).await?;
     }
 
-    // The follower runs in the background; wait until it has processed everything.
+    // The follower runs in the background; wait until it has processed everything (a
+    // sequenced log, the default on DynamoDB, first has to log what was saved).
+    school.recorders().events.sync_log().await?;
     let end = school.notification_log().max_notification_id().await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     while counter.recorders().events.max_tracking_id("TrainingSchool").await? < end {

@@ -379,7 +379,8 @@ async fn run_workers(
             .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
             .env("DYNAMO_ENDPOINT_URL", endpoint)
             .env("DYNAMO_TABLE", table)
-            .env("CREATE_TABLE", "false");
+            .env("CREATE_TABLE", "false")
+            .env("DYNAMO_NOTIFICATION_LOG", "transactional");
         if update {
             command.arg("--update");
         }

@@ -9,12 +9,13 @@ use std::time::Duration;
 pub enum NotificationLog {
     /// No log (`false`): saves write event items only.
     Off,
-    /// `transactional` (or `true`, the default): each save writes its events' log items in
-    /// its own transaction, and `save` returns the ids in commit order. Serialized per
-    /// process and contended across processes; for one writer process.
+    /// `transactional`: each save writes its events' log items in its own transaction, and
+    /// `save` returns the ids in commit order. Serialized per process and contended across
+    /// processes; for one writer process.
     Transactional,
-    /// `sequenced`: saves write event items only; a sequencer reads the table's stream and
-    /// appends the events to the log in pages. `save` returns no ids (they are given later).
+    /// `sequenced` (or `true`, the default): saves write event items only; a sequencer reads
+    /// the table's stream and appends the events to the log in pages. `save` returns no ids
+    /// (they are given later; `sync_log` waits for them).
     Sequenced,
 }
 
@@ -28,7 +29,7 @@ pub struct DynamoConfig {
     pub endpoint_url: Option<String>,
     /// `CREATE_TABLE`: create the table when it is missing (default: no).
     pub create_table: bool,
-    /// `DYNAMO_NOTIFICATION_LOG`: which notification log to keep (default: transactional).
+    /// `DYNAMO_NOTIFICATION_LOG`: which notification log to keep (default: sequenced).
     pub notification_log: NotificationLog,
     /// `DYNAMO_TIMEOUT_SECONDS`: the most one call may take, retries included (default 30).
     pub operation_timeout: Duration,
@@ -44,14 +45,14 @@ pub struct DynamoConfig {
 
 impl DynamoConfig {
     /// The configuration of `table` with every other setting at its default (the AWS
-    /// endpoint, no table creation, the transactional log, 30 s timeout); set the fields to
+    /// endpoint, no table creation, the sequenced log, 30 s timeout); set the fields to
     /// change them.
     pub fn new(table: impl Into<String>) -> Self {
         DynamoConfig {
             table: table.into(),
             endpoint_url: None,
             create_table: false,
-            notification_log: NotificationLog::Transactional,
+            notification_log: NotificationLog::Sequenced,
             operation_timeout: Duration::from_secs(30),
             sequencer_lease: Duration::from_secs(10),
             run_sequencer: true,
@@ -171,7 +172,7 @@ fn notification_log(env: &Environment) -> Result<NotificationLog, ConfigError> {
         Some("transactional") => Ok(NotificationLog::Transactional),
         _ => match env.get_bool(variable)? {
             Some(false) => Ok(NotificationLog::Off),
-            Some(true) | None => Ok(NotificationLog::Transactional),
+            Some(true) | None => Ok(NotificationLog::Sequenced),
         },
     }
 }
@@ -221,6 +222,6 @@ mod tests {
         let config = DynamoConfig::from_env(&Environment::isolated("App", values)).unwrap();
         assert_eq!(config.table, "a");
         assert!(config.create_table);
-        assert_eq!(config.notification_log, NotificationLog::Transactional);
+        assert_eq!(config.notification_log, NotificationLog::Sequenced);
     }
 }

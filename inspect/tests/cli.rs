@@ -2,7 +2,7 @@
 //! `DYNAMO_TEST_ENDPOINT` (skipped loudly without one, failing when `CI` or
 //! `REQUIRE_DYNAMODB=1` says the server must be there).
 
-use eventsourcing_dynamo::{DynamoConfig, DynamoRecorder};
+use eventsourcing_dynamo::{DynamoConfig, DynamoRecorder, NotificationLog};
 use eventsourcing_runtime::persistence::{AggregateRecorder, StoredEvent};
 use std::process::{Command, Output};
 use uuid::Uuid;
@@ -43,6 +43,7 @@ async fn verify_history_log_and_writer_from_the_command_line() {
     let recorder = DynamoRecorder::connect(DynamoConfig {
         endpoint_url: Some(endpoint.clone()),
         create_table: true,
+        notification_log: NotificationLog::Transactional,
         ..DynamoConfig::new(table.clone())
     })
     .await

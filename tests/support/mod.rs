@@ -31,13 +31,15 @@ pub fn unique_table(prefix: &str) -> String {
     format!("{prefix}-{}", Uuid::new_v4().simple())
 }
 
-/// Environment values for an application on a fresh DynamoDB table.
+/// Environment values for an application on a fresh DynamoDB table, with the
+/// transactional notification log (the tests of the sequenced log, the default, say so).
 pub fn dynamo_env(endpoint: &str, table: &str) -> HashMap<String, String> {
     HashMap::from([
         ("PERSISTENCE_MODULE".to_owned(), "eventsourcing_dynamodb".to_owned()),
         ("DYNAMO_ENDPOINT_URL".to_owned(), endpoint.to_owned()),
         ("DYNAMO_TABLE".to_owned(), table.to_owned()),
         ("CREATE_TABLE".to_owned(), "true".to_owned()),
+        ("DYNAMO_NOTIFICATION_LOG".to_owned(), "transactional".to_owned()),
     ])
 }
 

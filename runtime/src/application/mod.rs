@@ -282,7 +282,8 @@ impl Application {
     }
 
     /// Saves the pending events of all `aggregates` in one atomic write and returns their
-    /// notification ids. If any event conflicts with a stored one, nothing is written, the
+    /// notification ids, when the store gives them at once (in memory, and DynamoDB's
+    /// transactional log; a sequenced log gives them later, and the list is empty). If any event conflicts with a stored one, nothing is written, the
     /// error names the aggregate and version, and the aggregates keep their pending events.
     pub async fn save(&self, aggregates: &mut [&mut dyn Pending]) -> Result<Vec<u64>> {
         let mut events = Vec::new();
