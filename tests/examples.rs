@@ -166,15 +166,27 @@ fn scale_bench_runs_in_memory_and_on_dynamodb() {
     assert_eq!(figures["log_read"]["notifications"], "120");
 
     let Some(endpoint) = dynamo_endpoint() else { return };
-    let output = example("scale_bench")
-        .args(args)
-        .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
-        .env("DYNAMO_ENDPOINT_URL", &endpoint)
-        .env("DYNAMO_TABLE", unique_table("scale"))
-        .env("CREATE_TABLE", "true")
-        .output()
-        .unwrap();
-    let figures = scale_figures(&check(output));
+    let on_dynamodb = |log: &str| {
+        let output = example("scale_bench")
+            .args(args)
+            .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
+            .env("DYNAMO_ENDPOINT_URL", &endpoint)
+            .env("DYNAMO_TABLE", unique_table("scale"))
+            .env("CREATE_TABLE", "true")
+            .env("DYNAMO_NOTIFICATION_LOG", log)
+            .output()
+            .unwrap();
+        scale_figures(&check(output))
+    };
+    // The sequenced log (the default): three transactions of event items only; the log's
+    // one page read whole for each section, and past its end once more.
+    let figures = on_dynamodb("sequenced");
+    assert_eq!(figures["write"]["requests_per_run"], "3.0");
+    assert_eq!(figures["load_snapshot"]["requests_per_run"], "2.0");
+    assert_eq!(figures["log_read"]["requests_per_run"], "6.0");
+    assert_eq!(figures["log_read"]["notifications"], "120");
+
+    let figures = on_dynamodb("transactional");
     // 120 events, 50 per save: three transactions, after one query for the log's position.
     assert_eq!(figures["write"]["requests_per_run"], "4.0");
     // The snapshot, then the ten events after it.

@@ -937,7 +937,7 @@ fn write_faults(seed: u64) -> FaultConfig {
 async fn faulted_writer(log: bool, seed: u64) -> (Told, fault_proxy::FaultCounts) {
     let endpoint = dynamo_endpoint().expect("a local DynamoDB server");
     let table = unique_table("faulted");
-    let log_setting = ("DYNAMO_NOTIFICATION_LOG", if log { "true" } else { "false" });
+    let log_setting = ("DYNAMO_NOTIFICATION_LOG", if log { "transactional" } else { "false" });
     let direct = app_on(&endpoint, &table, &[log_setting]).await.unwrap();
     let proxy = proxy_to(&endpoint).await;
     let app = app_on(&proxy.endpoint(), &table, &[log_setting]).await.unwrap();

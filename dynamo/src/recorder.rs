@@ -70,11 +70,23 @@ impl DynamoRecorder {
         let client = config.client(&requests).await;
         table::ensure(&client, &config.table, config.create_table, config.operation_timeout)
             .await?;
-        let stream = match config.notification_log {
+        // The sequencer has clients of its own, so that the application's request count is
+        // the application's (the sequencer's is `sequencer_requests`).
+        let sequencer = match config.notification_log {
             NotificationLog::Sequenced => {
                 let arn = table::stream_arn(&client, &config.table).await?;
-                let streams = config.streams_client(&requests).await;
-                Some(sequenced::Stream { client: streams, arn, table: config.table.clone() })
+                let counter = crate::metrics::RequestCounter::default();
+                let streams = config.streams_client(&counter).await;
+                let stream =
+                    sequenced::Stream { client: streams, arn, table: config.table.clone() };
+                let own = Self::build(
+                    config.client(&counter).await,
+                    config.table.clone(),
+                    false,
+                    config.operation_timeout,
+                    Some(counter),
+                );
+                Some((stream, own))
             }
             _ => None,
         };
@@ -86,28 +98,34 @@ impl DynamoRecorder {
             config.operation_timeout,
             Some(requests),
         );
-        if let Some(stream) = stream {
+        if let Some((stream, mut own)) = sequencer {
             let signals = Arc::new(Signals::default());
-            if let Some(shared) = Arc::get_mut(&mut recorder.inner) {
-                shared.sequenced = Some(Arc::clone(&signals));
+            for shared in [&mut recorder.inner, &mut own.inner] {
+                if let Some(shared) = Arc::get_mut(shared) {
+                    shared.sequenced = Some(Arc::clone(&signals));
+                }
             }
             if run_sequencer {
-                let weak = Arc::downgrade(&recorder.inner);
+                let application = Arc::downgrade(&recorder.inner);
                 let settings =
                     SequencerSettings { lease: config_lease, ..SequencerSettings::default() };
-                tokio::spawn(sequenced::run(weak, stream, settings, signals));
+                let _ = signals.requests.set(own.inner.requests.clone().unwrap_or_default());
+                tokio::spawn(sequenced::run(application, own, stream, settings, signals));
             }
         }
         Ok(recorder)
     }
 
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
-        DynamoRecorder { inner: shared, prefix: "", log: false }
-    }
-
     /// How far this process's sequencer has got (`None` without the sequenced log).
     pub fn sequencer_progress(&self) -> Option<sequenced::Progress> {
         self.inner.sequenced.as_ref().map(|signals| *signals.progress.borrow())
+    }
+
+    /// How many requests this process's sequencer task has sent (stream reads, lease and
+    /// pages); `None` without one.
+    pub fn sequencer_requests(&self) -> Option<u64> {
+        let signals = self.inner.sequenced.as_ref()?;
+        signals.requests.get().map(|counter| counter.get())
     }
 
     /// Whether this recorder's log is sequenced from the table's stream.

@@ -64,6 +64,8 @@ pub struct Signals {
     pub paged: Notify,
     /// How far this process's sequencer has got.
     pub progress: tokio::sync::watch::Sender<Progress>,
+    /// The sequencer task's request counter, once it runs.
+    pub requests: std::sync::OnceLock<crate::metrics::RequestCounter>,
 }
 
 impl Default for Signals {
@@ -72,6 +74,7 @@ impl Default for Signals {
             saved: Notify::new(),
             paged: Notify::new(),
             progress: tokio::sync::watch::Sender::new(Progress::default()),
+            requests: std::sync::OnceLock::new(),
         }
     }
 }
@@ -124,7 +127,8 @@ fn sequence_error(table: &str, error: SequenceError) -> PersistenceError {
 /// Runs the sequencer while the recorder lives: takes the lease when it is free, sequences,
 /// and starts again from the log's last page after any error.
 pub(crate) async fn run(
-    recorder: Weak<crate::recorder::Shared>,
+    application: Weak<crate::recorder::Shared>,
+    recorder: DynamoRecorder,
     stream: Stream,
     settings: SequencerSettings,
     signals: Arc<Signals>,
@@ -132,7 +136,7 @@ pub(crate) async fn run(
     let owner = Uuid::new_v4().hyphenated().to_string();
     let mut pause = Duration::from_millis(100);
     loop {
-        match lead(&recorder, &stream, &settings, &signals, &owner).await {
+        match lead(&application, &recorder, &stream, &settings, &signals, &owner).await {
             Ok(Led::NotLeader) => pause = settings.lease / 3,
             Ok(Led::Deposed) => pause = Duration::from_millis(100),
             Ok(Led::Closed) => return,
@@ -158,17 +162,19 @@ enum Led {
 
 /// One term as the sequencer: returns when the lease is lost or not to be had.
 async fn lead(
-    shared: &Weak<crate::recorder::Shared>,
+    application: &Weak<crate::recorder::Shared>,
+    recorder: &DynamoRecorder,
     stream: &Stream,
     settings: &SequencerSettings,
     signals: &Signals,
     owner: &str,
 ) -> Result<Led, PersistenceError> {
-    // The task holds the recorder only while it works, so that dropping the application
-    // ends it (and its lease then expires for another process's sequencer to take).
-    let Some(recorder) = shared.upgrade().map(DynamoRecorder::from_shared) else {
+    // The task ends when the application's recorder is dropped (and its lease then expires
+    // for another process's sequencer to take).
+    let closed = || application.strong_count() == 0;
+    if closed() {
         return Ok(Led::Closed);
-    };
+    }
     let table = recorder.table().to_owned();
     let client = recorder.client().clone();
     let length = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
@@ -177,15 +183,13 @@ async fn lead(
     };
     tracing::debug!(%table, epoch = lease.epoch, "sequencer took the lease");
     let mut renewed = now_millis();
-    let mut sequencer = resume(&recorder, &settings.config).await?;
-    drop(recorder);
+    let mut sequencer = resume(recorder, &settings.config).await?;
     let mut shards = Vec::new();
     let mut described: Option<std::time::Instant> = None;
     loop {
-        let Some(held) = shared.upgrade().map(DynamoRecorder::from_shared) else {
+        if closed() {
             return Ok(Led::Closed);
-        };
-        let recorder = &held;
+        }
         if now_millis() - renewed > length / 3 {
             let progress = *signals.progress.borrow();
             if !lease::renew(&client, &table, &lease, now_millis(), length, &progress).await? {
@@ -244,7 +248,6 @@ async fn lead(
             horizon: sequencer.horizon(),
             oldest_waiting: sequencer.oldest_waiting(),
         });
-        drop(held);
         match read_any {
             true => tokio::time::sleep(settings.linger).await,
             false => tokio::select! {
@@ -426,26 +429,20 @@ pub(crate) async fn select(
     if query.limit == 0 || start > stop {
         return Ok(selected);
     }
-    // The page holding `start`: the last one that begins at or before it.
-    let holding = recorder
-        .query(
-            PAGES_PARTITION.to_owned(),
-            Some(("#sk <= :start".to_owned(), vec![(":start", start)])),
-            true,
-            Some(1),
-        )
-        .await?;
-    let mut next_page = match holding.first() {
-        Some(item) => read_page(item).map_err(|p| page_error(recorder, item, p))?.first_id,
-        None => start,
-    };
+    // The page holding `start` (the last one that begins at or before it), then the pages
+    // after it, until the query is satisfied.
+    let holding = Some(("#sk <= :start".to_owned(), vec![(":start", start)]));
+    let mut items = recorder.query(PAGES_PARTITION.to_owned(), holding, true, Some(1)).await?;
+    let mut next_page = start;
     loop {
-        let range = Some(("#sk >= :from".to_owned(), vec![(":from", next_page)]));
-        let items = recorder.query(PAGES_PARTITION.to_owned(), range, false, Some(10)).await?;
         if items.is_empty() {
-            return Ok(selected);
+            let range = Some(("#sk >= :from".to_owned(), vec![(":from", next_page)]));
+            items = recorder.query(PAGES_PARTITION.to_owned(), range, false, Some(10)).await?;
+            if items.is_empty() {
+                return Ok(selected);
+            }
         }
-        for item in &items {
+        for item in &std::mem::take(&mut items) {
             let page = read_page(item).map_err(|p| page_error(recorder, item, p))?;
             next_page = page.next_id();
             for (offset, entry) in page.entries.into_iter().enumerate() {
