@@ -113,7 +113,7 @@ async fn writes_the_python_packages_item_layout() {
         .unwrap();
     let mut dog = Dog::register("Fido".into());
     dog.add_trick("roll over".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
 
     let output = client
         .query()
@@ -194,7 +194,7 @@ async fn python_and_rust_share_a_table() {
     let mut fido = Dog::register("Fido".into());
     fido.add_trick("roll over".into());
     fido.add_trick("play dead".into());
-    app.save(&mut [&mut fido]).await.unwrap();
+    app.save(&mut fido).await.unwrap();
     let read = python(&["read", "Fido"], &endpoint, &table);
     assert_eq!(read["tricks"], serde_json::json!(["roll over", "play dead"]));
     assert_eq!(read["version"], 3);
@@ -205,7 +205,7 @@ async fn python_and_rust_share_a_table() {
     assert_eq!(rex.tricks, ["sit", "beg"]);
     assert_eq!(rex.version(), 3);
     rex.add_trick("fetch".into());
-    app.save(&mut [&mut rex]).await.unwrap();
+    app.save(&mut rex).await.unwrap();
     let read = python(&["read", "Rex"], &endpoint, &table);
     assert_eq!(read["tricks"], serde_json::json!(["sit", "beg", "fetch"]));
 }
@@ -217,13 +217,13 @@ async fn stale_copies_never_overwrite() {
     };
     let app = app_on(&endpoint, &unique_table("stale")).await;
     let mut dog = Dog::register("Fido".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
     let mut first = app.repository().get::<Dog>(dog.id()).await.unwrap();
     let mut second = app.repository().get::<Dog>(dog.id()).await.unwrap();
     first.add_trick("roll over".into());
     second.add_trick("play dead".into());
-    app.save(&mut [&mut first]).await.unwrap();
-    let error = app.save(&mut [&mut second]).await.unwrap_err();
+    app.save(&mut first).await.unwrap();
+    let error = app.save(&mut second).await.unwrap_err();
     assert!(error.is_conflict(), "{error}");
     assert!(error.to_string().contains(&dog.id().to_string()), "{error}");
     assert!(error.to_string().contains("version 2"), "{error}");
@@ -240,14 +240,14 @@ async fn multi_aggregate_saves_are_atomic() {
     let app = app_on(&endpoint, &unique_table("atomic")).await;
     let mut fido = Dog::register("Fido".into());
     let mut rex = Dog::register("Rex".into());
-    let ids = app.save(&mut [&mut fido, &mut rex]).await.unwrap();
+    let ids = app.save((&mut fido, &mut rex)).await.unwrap();
     assert_eq!(ids, [1, 2]);
     let mut stale_rex = app.repository().get::<Dog>(rex.id()).await.unwrap();
     rex.add_trick("sit".into());
-    app.save(&mut [&mut rex]).await.unwrap();
+    app.save(&mut rex).await.unwrap();
     fido.add_trick("roll over".into());
     stale_rex.add_trick("beg".into());
-    let error = app.save(&mut [&mut fido, &mut stale_rex]).await.unwrap_err();
+    let error = app.save((&mut fido, &mut stale_rex)).await.unwrap_err();
     assert!(error.is_conflict(), "{error}");
     let stored_fido = app.repository().get::<Dog>(fido.id()).await.unwrap();
     assert!(stored_fido.tricks.is_empty(), "nothing of the failed save was written");
@@ -265,7 +265,7 @@ async fn racing_writers_lose_nothing() {
     let table = unique_table("race");
     let first = app_on(&endpoint, &table).await;
     let mut dog = Dog::register("Fido".into());
-    first.save(&mut [&mut dog]).await.unwrap();
+    first.save(&mut dog).await.unwrap();
     let id = dog.id();
 
     let mut writers = Vec::new();
@@ -278,7 +278,7 @@ async fn racing_writers_lose_nothing() {
                 let trick = format!("w{writer}-c{command}");
                 let mut dog = app.repository().get::<Dog>(id).await.unwrap();
                 dog.add_trick(trick.clone());
-                match app.save(&mut [&mut dog]).await {
+                match app.save(&mut dog).await {
                     Ok(_) => committed.push(trick),
                     Err(error) if error.is_conflict() => conflicts += 1,
                     Err(error) => panic!("unexpected error: {error}"),
@@ -313,7 +313,7 @@ async fn retry_helper_commits_every_command() {
     let table = unique_table("retry");
     let first = app_on(&endpoint, &table).await;
     let mut dog = Dog::register("Fido".into());
-    first.save(&mut [&mut dog]).await.unwrap();
+    first.save(&mut dog).await.unwrap();
     let id = dog.id();
     let policy = RetryPolicy {
         attempts: 1000,
@@ -353,7 +353,7 @@ async fn malformed_items_are_named_errors() {
     let app = app_on(&endpoint, &table).await;
     let client = client(&endpoint).await;
     let mut good = Dog::register("Good".into());
-    app.save(&mut [&mut good]).await.unwrap();
+    app.save(&mut good).await.unwrap();
 
     let put = |id: Uuid, attributes: Vec<(&str, AttributeValue)>| {
         let mut item: HashMap<String, AttributeValue> =
@@ -437,7 +437,7 @@ async fn malformed_items_are_named_errors() {
     // The rest of the application keeps working.
     let mut good = app.repository().get::<Dog>(good.id()).await.unwrap();
     good.add_trick("sit".into());
-    app.save(&mut [&mut good]).await.unwrap();
+    app.save(&mut good).await.unwrap();
 }
 
 #[tokio::test]
@@ -526,13 +526,13 @@ async fn the_log_can_be_turned_off() {
     }
     let app = builder.build().await.unwrap();
     let mut dog = Dog::register("Fido".into());
-    assert_eq!(app.save(&mut [&mut dog]).await.unwrap(), Vec::<u64>::new());
+    assert_eq!(app.save(&mut dog).await.unwrap(), Vec::<u64>::new());
     let mut copy = app.repository().get::<Dog>(dog.id()).await.unwrap();
     dog.add_trick("sit".into());
     copy.add_trick("beg".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
     assert!(
-        app.save(&mut [&mut copy]).await.unwrap_err().is_conflict(),
+        app.save(&mut copy).await.unwrap_err().is_conflict(),
         "single-item writes are conditional too"
     );
     let error = app.notification_log().max_notification_id().await.unwrap_err();
@@ -563,7 +563,7 @@ async fn encrypted_compressed_state_round_trips() {
     let app = sealed(key.clone()).await.unwrap();
     let mut dog = Dog::register("Fido".into());
     dog.add_trick("roll over".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
     let loaded = app.repository().get::<Dog>(dog.id()).await.unwrap();
     assert_eq!(loaded.tricks, ["roll over"]);
 

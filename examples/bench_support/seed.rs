@@ -16,14 +16,14 @@ pub struct TrainingSchool(Application);
 impl TrainingSchool {
     pub async fn register(&self, name: &str) -> Result<()> {
         let mut dog = Dog::register(name.to_string());
-        self.save(&mut [&mut dog]).await?;
+        self.save(&mut dog).await?;
         Ok(())
     }
 
     pub async fn add_trick(&self, name: &str, trick: &str) -> Result<()> {
         let mut dog = self.repository().get::<Dog>(Dog::create_id(name)).await?;
         dog.add_trick(trick.to_string());
-        self.save(&mut [&mut dog]).await?;
+        self.save(&mut dog).await?;
         Ok(())
     }
 

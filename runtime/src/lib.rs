@@ -14,11 +14,12 @@ pub mod system;
 pub mod transcoding;
 
 pub use application::{
-    Application, ApplicationBuilder, NotificationLog, Pending, Repository, RetryPolicy,
+    Application, ApplicationBuilder, AsApplication, CommandOutcome, NotificationLog, Pending,
+    Repository, RetryPolicy, Saveable,
 };
 pub use domain::{Aggregate, AggregateState, DomainEvent, Event, Root};
 pub use environment::{ConfigError, Environment};
-pub use error::{Error, Result};
+pub use error::{Error, Result, UpdateError};
 pub use persistence::{PersistenceError, StoredEvent};
 pub use system::{Notified, Policy, ProcessApplication, Processing, System};
 

@@ -14,8 +14,8 @@ pub trait Cached: Any + Send + Sync {
     fn cached_version(&self) -> u64;
     /// For downcasting to `Root<A>`.
     fn as_any(&self) -> &dyn Any;
-    /// For downcasting to `Root<A>`, mutably.
-    fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// For downcasting to `Root<A>`, by value.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
 impl<A: Aggregate> Cached for Root<A> {
@@ -31,7 +31,7 @@ impl<A: Aggregate> Cached for Root<A> {
         self
     }
 
-    fn as_any_mut(&mut self) -> &mut dyn Any {
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
         self
     }
 }
@@ -62,8 +62,19 @@ impl AggregateCache {
         AggregateCache { entries: Mutex::new(entries), fastforward }
     }
 
+    /// The entries. No user code runs under this lock (event bodies run outside it, on an
+    /// entry taken out), so it is poisoned only by a panic in a state's `Clone` or `Drop`;
+    /// then everything cached is forgotten rather than trusted.
     fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Uuid, Box<dyn Cached>>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        match self.entries.lock() {
+            Ok(entries) => entries,
+            Err(poisoned) => {
+                let mut entries = poisoned.into_inner();
+                entries.clear();
+                self.entries.clear_poison();
+                entries
+            }
+        }
     }
 
     /// A copy of the cached aggregate, if it is there and of type `A`.
@@ -87,23 +98,34 @@ impl AggregateCache {
     /// Records that `root`'s pending events were saved. When the cache holds the version
     /// they follow, they are applied to it (cheaper than copying a large aggregate);
     /// otherwise a copy of `root` without pending events replaces the entry.
+    ///
+    /// The event bodies run outside the lock, on the entry taken out of the cache: if one
+    /// panics, the entry stays out (evicted), so no half-applied aggregate is ever served,
+    /// and the panic is logged rather than failing the save that committed the events.
     pub fn saved<A: Aggregate>(&self, root: &Root<A>) {
-        let mut entries = self.lock();
         let first = root.pending_events().first().map(|event| event.originator_version);
-        if let Some(cached) = entries
-            .get_mut(&root.id())
-            .and_then(|entry| entry.as_any_mut().downcast_mut::<Root<A>>())
-        {
-            if first == Some(cached.version() + 1) {
+        let taken = self.lock().pop(&root.id());
+        let entry = match taken.map(|entry| entry.into_any().downcast::<Root<A>>()) {
+            Some(Ok(mut cached)) if first == Some(cached.version() + 1) => {
                 // The bodies already ran on the same state in `root`, so they apply again.
-                let applied =
-                    root.pending_events().iter().all(|event| cached.replay(event.clone()).is_ok());
-                if applied && cached.version() == root.version() {
-                    return;
+                let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    root.pending_events().iter().all(|event| cached.replay(event.clone()).is_ok())
+                }));
+                match applied {
+                    Ok(true) if cached.version() == root.version() => cached,
+                    Ok(_) => Box::new(root.without_pending()),
+                    Err(_) => {
+                        tracing::warn!(
+                            aggregate = %root.id(),
+                            "an event body panicked applying saved events to the cached copy; evicted"
+                        );
+                        return;
+                    }
                 }
             }
-        }
-        entries.put(root.id(), Box::new(root.without_pending()));
+            _ => Box::new(root.without_pending()),
+        };
+        self.put(entry);
     }
 
     /// Forgets an aggregate (after a conflict showed the cached copy is stale).
