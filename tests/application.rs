@@ -325,3 +325,30 @@ async fn the_seeds_call_forms() {
     let system = System::builder().leader(&kennel).build();
     assert!(system.is_ok(), "a leader may be your own type");
 }
+
+/// Failed on the old code (the system was built, and a follower writing into its upstream's
+/// store followed its own events too).
+#[tokio::test]
+async fn two_applications_on_one_log_are_refused() {
+    let school = Application::builder("TrainingSchool").isolated().build().await.unwrap();
+    let counter = Application::builder("Counter")
+        .isolated()
+        .recorders(school.recorders().clone())
+        .build()
+        .await
+        .unwrap();
+    let counter = Arc::new(ProcessApplication::new(counter, PickyPolicy));
+    let error = System::builder()
+        .leader(&school)
+        .process(counter)
+        .pipe("TrainingSchool", "Counter")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::SharedLog { first, second, .. } if first == "Counter" && second == "TrainingSchool"),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("COUNTER_DYNAMO_TABLE"), "{message}");
+    assert!(message.contains("TRAININGSCHOOL_DYNAMO_TABLE"), "{message}");
+}

@@ -513,6 +513,52 @@ async fn configuration_errors_name_the_problem() {
     assert!(bad_bool.contains("CREATE_TABLE"), "{bad_bool}");
 }
 
+/// One log per application: two applications of a system on one table are refused at
+/// startup (failed on the old code, where the follower then processed its own events too);
+/// each on its own table through `<APPNAME>_DYNAMO_TABLE` they run.
+#[tokio::test]
+async fn applications_of_a_system_need_their_own_tables() {
+    let Some(endpoint) = dynamo_endpoint() else {
+        return;
+    };
+    struct Nothing;
+    impl Policy for Nothing {
+        async fn process(&self, _: &Notified, _: &mut Processing) -> Result<()> {
+            Ok(())
+        }
+    }
+    let table = unique_table("shared");
+    let school = app_on(&endpoint, &table).await;
+    let mut builder = Application::builder("TrickCounter").isolated();
+    for (key, value) in dynamo_env(&endpoint, &table) {
+        builder = builder.env(key, value);
+    }
+    let counter = Arc::new(ProcessApplication::new(builder.build().await.unwrap(), Nothing));
+    let error = System::builder()
+        .leader(&school)
+        .process(counter)
+        .pipe("TrainingSchool", "TrickCounter")
+        .build()
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, Error::SharedLog { .. }), "{message}");
+    assert!(message.contains(&format!("/{table})")), "names the table: {message}");
+
+    let mut builder = Application::builder("TrickCounter").isolated();
+    for (key, value) in dynamo_env(&endpoint, &table) {
+        builder = builder.env(key, value);
+    }
+    let own = unique_table("own");
+    let counter = builder.env("TRICKCOUNTER_DYNAMO_TABLE", &own).build().await.unwrap();
+    let counter = Arc::new(ProcessApplication::new(counter, Nothing));
+    System::builder()
+        .leader(&school)
+        .process(counter)
+        .pipe("TrainingSchool", "TrickCounter")
+        .build()
+        .expect("each application on its own table");
+}
+
 #[tokio::test]
 async fn the_log_can_be_turned_off() {
     let Some(endpoint) = dynamo_endpoint() else {

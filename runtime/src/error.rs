@@ -41,6 +41,22 @@ pub enum Error {
     /// A system is wired wrongly.
     #[error("system: {0}")]
     System(String),
+    /// Two applications of one system write the same notification log (e.g. one DynamoDB
+    /// table), so a follower of either would see the other's events too.
+    #[error(
+        "applications {first} and {second} share one notification log ({identity}); give each \
+         its own table, e.g. {}_DYNAMO_TABLE and {}_DYNAMO_TABLE",
+        first.to_uppercase(),
+        second.to_uppercase()
+    )]
+    SharedLog {
+        /// The log both write ([`StoreIdentity`](crate::persistence::StoreIdentity)).
+        identity: String,
+        /// One application.
+        first: String,
+        /// The other.
+        second: String,
+    },
     /// Two linked aggregates read the same event topic.
     #[error(transparent)]
     DuplicateTopic(#[from] crate::system::DuplicateTopic),

@@ -117,8 +117,31 @@ impl SystemBuilder {
         self
     }
 
+    /// One log per application: two applications that write the same notification log
+    /// (the same DynamoDB table with the log on) are refused, since a follower reads a
+    /// whole log and would take the other application's events for its upstream's.
+    fn check_logs(&self) -> Result<()> {
+        let mut names: Vec<&String> = self.nodes.keys().collect();
+        names.sort_unstable();
+        let mut logs: HashMap<String, &String> = HashMap::new();
+        for name in names {
+            let Some(identity) = self.nodes[name].app().recorders().events.store_identity() else {
+                continue;
+            };
+            if let Some(first) = logs.insert(identity.clone(), name) {
+                return Err(Error::SharedLog {
+                    identity,
+                    first: first.clone(),
+                    second: name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the pipes name known applications, that every follower is a process
-    /// application, and that no two linked aggregates read the same event topic.
+    /// application, that no two applications share a notification log
+    /// ([`Error::SharedLog`]), and that no two linked aggregates read the same event topic.
     pub fn build(mut self) -> Result<System> {
         for (upstream, follower) in &self.pipes {
             if !self.nodes.contains_key(upstream) {
@@ -139,6 +162,7 @@ impl SystemBuilder {
         if let Some(message) = self.error {
             return Err(Error::System(message));
         }
+        self.check_logs()?;
         check_topics()?;
         Ok(System {
             nodes: self.nodes,
