@@ -352,3 +352,49 @@ async fn two_applications_on_one_log_are_refused() {
     assert!(message.contains("COUNTER_DYNAMO_TABLE"), "{message}");
     assert!(message.contains("TRAININGSCHOOL_DYNAMO_TABLE"), "{message}");
 }
+
+/// Failed on the old code: a closed port gave a 1 KB SDK dump that never named
+/// DYNAMO_ENDPOINT_URL. (Needs no server: nothing listens on the port.)
+#[tokio::test]
+async fn an_unreachable_endpoint_names_the_variable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let error = Application::builder("TrainingSchool")
+        .isolated()
+        .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
+        .env("DYNAMO_ENDPOINT_URL", &url)
+        .env("DYNAMO_TABLE", "dogs")
+        .env("DYNAMO_TIMEOUT_SECONDS", "5")
+        .build()
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert_eq!(
+        message,
+        format!(
+            "could not reach DynamoDB at {url} (DYNAMO_ENDPOINT_URL) to open table dogs: is the \
+             server running, and is the URL right?"
+        )
+    );
+    let mut chain = Vec::new();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        chain.push(cause.to_string());
+        source = cause.source();
+    }
+    assert!(chain.len() >= 2, "the details are in source(): {chain:?}");
+
+    let error = Application::builder("TrainingSchool")
+        .isolated()
+        .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
+        .env("DYNAMO_ENDPOINT_URL", "localhost:8000")
+        .env("DYNAMO_TABLE", "dogs")
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("DYNAMO_ENDPOINT_URL") && error.contains("http://localhost:8000"),
+        "{error}"
+    );
+}

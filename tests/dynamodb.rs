@@ -500,6 +500,30 @@ async fn configuration_errors_name_the_problem() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("wrong key schema"), "{error}");
+    // In words, and without advising CREATE_TABLE for a table that exists (failed on the
+    // old code: `Some("pk") Some(S)` and "or set CREATE_TABLE=true").
+    assert!(error.contains("it has hash key pk (string) and no range key"), "{error}");
+    assert!(error.contains("hash key originator_id (string)"), "{error}");
+    assert!(error.contains("cannot be changed"), "{error}");
+    assert!(!error.contains("Some("), "{error}");
+    assert!(!error.contains("or set CREATE_TABLE=true"), "{error}");
+
+    // One's own client and table, typed.
+    let own = unique_table("own-client");
+    let recorders = eventsourcing_dynamodb::dynamodb::DynamoStore::new(client.clone(), &own)
+        .create_table(true)
+        .open()
+        .await
+        .unwrap();
+    let app = Application::builder("TrainingSchool").isolated().recorders(recorders).build();
+    let app = app.await.unwrap();
+    let mut dog = Dog::register("Fido".into());
+    app.save(&mut dog).await.unwrap();
+    let error = eventsourcing_dynamodb::dynamodb::DynamoStore::new(client.clone(), &wrong)
+        .open()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("wrong key schema"), "{error}");
 
     let bad_bool = Application::builder("TrainingSchool")
         .isolated()

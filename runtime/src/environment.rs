@@ -35,6 +35,18 @@ pub enum ConfigError {
         /// The registered names and aliases.
         registered: Vec<&'static str>,
     },
+    /// The store's server could not be reached with this configuration (the message names
+    /// the setting to check; the underlying error is the `source()`).
+    #[error("{message}")]
+    Unreachable {
+        /// The module's name.
+        module: &'static str,
+        /// What could not be reached, and which setting to check.
+        message: String,
+        /// Why.
+        #[source]
+        source: crate::persistence::PersistenceError,
+    },
     /// The store could not be opened with this configuration.
     #[error("cannot open persistence module {module}: {source}")]
     Store {
@@ -82,6 +94,30 @@ impl Environment {
             None => None,
         };
         value.filter(|value| !value.is_empty())
+    }
+
+    /// The variables set (non-empty) whose names start with `stem`, plain or with this
+    /// application's prefix, sorted: e.g. `["DYNAMO_TABLE", "TRAININGSCHOOL_DYNAMO_TABLE"]`.
+    pub fn variables_starting_with(&self, stem: &str) -> Vec<String> {
+        let prefixed = format!("{}_{stem}", self.prefix);
+        let wanted = |name: &str| name.starts_with(stem) || name.starts_with(&prefixed);
+        let mut found: Vec<String> = self
+            .overrides
+            .iter()
+            .filter(|(name, value)| wanted(name) && !value.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        if self.read_process {
+            found.extend(
+                std::env::vars_os()
+                    .filter_map(|(name, value)| Some((name.into_string().ok()?, value)))
+                    .filter(|(name, value)| wanted(name) && !value.is_empty())
+                    .map(|(name, _)| name),
+            );
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     /// The value of `key`: `<APPNAME>_<KEY>` if set, else `<KEY>`.
