@@ -67,6 +67,7 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub use eventsourcing_macros::{aggregate, event};
 pub use eventsourcing_runtime::*;

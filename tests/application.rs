@@ -3,6 +3,8 @@
 //! aggregate, followers report (or skip) notifications they cannot process, and the seed's
 //! call forms (`save(&mut dog)`, tuples, `find`, your own application type).
 
+#![forbid(unsafe_code)]
+
 use eventsourcing_dynamodb::persistence::memory::InMemoryRecorder;
 use eventsourcing_dynamodb::persistence::{
     AggregateRecorder, EventQuery, PersistenceError, Recorders, StoredEvent,

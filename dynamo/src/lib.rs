@@ -10,6 +10,7 @@
 //! Every write is conditional (nothing is ever overwritten) and atomic; every read is
 //! strongly consistent and follows `LastEvaluatedKey` to the end.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod config;
 mod errors;

@@ -30,6 +30,9 @@ pub struct AggregateImpl {
 pub struct EventMethod {
     pub attr: Attribute,
     pub args: EventArgs,
+    /// A mistake in the `#[event(...)]` arguments (or a second `#[event]`): reported, and
+    /// the method becomes a stub so that its uses add no errors of their own.
+    pub attr_error: Option<syn::Error>,
     pub func: ImplItemFn,
     pub receiver: Receiver,
     pub params: Vec<Param>,
@@ -109,13 +112,20 @@ impl AggregateImpl {
                     match position {
                         Some(index) => {
                             let attr = func.attrs.remove(index);
-                            if let Some(extra) = func.attrs.iter().find(|a| is_event_attribute(a)) {
-                                return Err(syn::Error::new_spanned(
-                                    extra,
+                            let extra = func.attrs.iter().position(is_event_attribute).map(|at| {
+                                syn::Error::new_spanned(
+                                    func.attrs.remove(at),
                                     "a method can record only one event: remove this second #[event]",
-                                ));
+                                )
+                            });
+                            let mut event = EventMethod::from_syn(attr, func, &self_ident);
+                            if let Some(extra) = extra {
+                                match &mut event.attr_error {
+                                    Some(error) => error.combine(extra),
+                                    None => event.attr_error = Some(extra),
+                                }
                             }
-                            events.push(EventMethod::from_syn(attr, func, &self_ident)?);
+                            events.push(event);
                         }
                         None if takes_mut_self(&func) => commands.push(func),
                         None => others.push(ImplItem::Fn(func)),
@@ -136,8 +146,11 @@ fn takes_mut_self(func: &ImplItemFn) -> bool {
 }
 
 impl EventMethod {
-    fn from_syn(attr: Attribute, func: ImplItemFn, self_ident: &Ident) -> syn::Result<Self> {
-        let args = EventArgs::from_attribute(&attr)?;
+    fn from_syn(attr: Attribute, func: ImplItemFn, self_ident: &Ident) -> Self {
+        let (args, attr_error) = match EventArgs::from_attribute(&attr) {
+            Ok(args) => (args, None),
+            Err(error) => (EventArgs::default(), Some(error)),
+        };
         let mut receiver = Receiver::None;
         let mut params = Vec::new();
         for input in &func.sig.inputs {
@@ -175,7 +188,7 @@ impl EventMethod {
                 _ => Output::Other((**ty).clone()),
             },
         };
-        Ok(EventMethod { attr, args, func, receiver, params, output })
+        EventMethod { attr, args, attr_error, func, receiver, params, output }
     }
 
     /// Whether this is the constructor, which records the "created" event.

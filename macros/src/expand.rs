@@ -10,29 +10,56 @@ use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemStruct, Pat, Visibility};
 
 /// Entry point shared by the struct and impl forms.
 pub fn aggregate(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
-    let args: AggregateArgs = syn::parse2(args)?;
     let item: syn::Item = syn::parse2(input)?;
+    // A mistake in the arguments is reported, and the item is expanded without them, so
+    // that its uses add no errors of their own.
+    let (args, args_error) = match syn::parse2::<AggregateArgs>(args) {
+        Ok(args) => (args, None),
+        Err(error) => (AggregateArgs::default(), Some(error.into_compile_error())),
+    };
+    let expansion = expand(&args, item)?;
+    Ok(quote!(#args_error #expansion))
+}
+
+fn expand(args: &AggregateArgs, item: syn::Item) -> syn::Result<TokenStream> {
     let krate = match &args.krate {
         Some(path) => path.to_token_stream(),
         None => quote!(::eventsourcing_dynamodb),
     };
     match Input::from_syn(item)? {
-        Input::Struct(item) => expand_struct(&args, &krate, item),
+        Input::Struct(item) => expand_struct(args, &krate, item),
         Input::Impl(aggregate) => {
+            // Every mistake is reported, and the impl block is still generated (invalid
+            // events as stubs), so that one mistake is one error, not one more at every use.
+            let mut errors: Option<syn::Error> = None;
+            let mut add = |error: syn::Error| match &mut errors {
+                Some(existing) => existing.combine(error),
+                None => errors = Some(error),
+            };
             if let Some(naming) = &args.naming {
-                return Err(syn::Error::new_spanned(
+                add(syn::Error::new_spanned(
                     naming,
                     "`topic` and `aliases` go on the #[aggregate] of the struct, not of the impl block",
                 ));
             }
             if let Some(versioning) = args.versioning.tokens() {
-                return Err(syn::Error::new_spanned(
+                add(syn::Error::new_spanned(
                     versioning,
                     "`version` and `upcast` go on the #[aggregate] of the struct (the state's class version) or on an #[event] (that event's), not on the impl block",
                 ));
             }
-            valid::check(&aggregate)?;
-            Ok(expand_impl(&krate, &aggregate))
+            let checked = valid::check(&aggregate);
+            if let Some(error) = checked.error {
+                add(error);
+            }
+            if checked.fatal {
+                return Err(errors.unwrap_or_else(|| {
+                    syn::Error::new(Span::call_site(), "#[aggregate] cannot expand this impl block")
+                }));
+            }
+            let errors = errors.map(syn::Error::into_compile_error);
+            let expansion = expand_impl(&krate, &aggregate, &checked.invalid);
+            Ok(quote!(#errors #expansion))
         }
     }
 }
@@ -111,7 +138,7 @@ fn expand_struct(
         Some(_) if version_error.is_none() => {
             let version = args.versioning.version();
             let steps = upcast_steps(krate, &args.versioning);
-            let upcast = quote!(#krate::domain::upcast);
+            let upcast = quote!(#krate::__private::upcast);
             quote! {
                 const CLASS_VERSION: ::core::primitive::u32 = #version;
                 fn upcast_step(__from: ::core::primitive::u32, __state: &mut #upcast::StateObject) {
@@ -125,6 +152,7 @@ fn expand_struct(
         #version_error
         #item
 
+        #[automatically_derived]
         impl #private::AggregateState for #ident {
             #versioning
             const NAME: &'static str = #name;
@@ -143,7 +171,7 @@ fn expand_struct(
 /// variable of type `Upcaster`, so that one with another signature is reported at its path.
 fn upcast_steps(krate: &TokenStream, versioning: &Versioning) -> TokenStream {
     let arms = versioning.upcasters.iter().zip(1u32..).map(|(path, from)| {
-        let upcaster = respan(quote!(#krate::domain::upcast::Upcaster), path.span());
+        let upcaster = respan(quote!(#krate::__private::upcast::Upcaster), path.span());
         let bind = quote_spanned!(path.span()=> let __upcaster: #upcaster = #path;);
         quote!(#from => { #bind __upcaster(__state) })
     });
@@ -202,6 +230,11 @@ fn commands_trait(self_ident: &Ident, vis: &Visibility) -> syn::Result<Ident> {
 fn declaration(sig: &syn::Signature) -> syn::Signature {
     let mut sig = sig.clone();
     for (index, input) in sig.inputs.iter_mut().enumerate() {
+        if let FnArg::Receiver(receiver) = input {
+            if receiver.reference.is_none() {
+                receiver.mutability = None;
+            }
+        }
         if let FnArg::Typed(typed) = input {
             let ident = match &*typed.pat {
                 Pat::Ident(pat) => pat.ident.clone(),
@@ -243,14 +276,18 @@ impl Generated {
     }
 }
 
-fn expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> TokenStream {
-    match try_expand_impl(krate, aggregate) {
+fn expand_impl(krate: &TokenStream, aggregate: &AggregateImpl, invalid: &[bool]) -> TokenStream {
+    match try_expand_impl(krate, aggregate, invalid) {
         Ok(tokens) => tokens,
         Err(error) => error.into_compile_error(),
     }
 }
 
-fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Result<TokenStream> {
+fn try_expand_impl(
+    krate: &TokenStream,
+    aggregate: &AggregateImpl,
+    invalid: &[bool],
+) -> syn::Result<TokenStream> {
     let private = quote!(#krate::__private);
     let self_ident = &aggregate.self_ident;
     let enum_ident = format_ident!("{}Event", self_ident);
@@ -278,7 +315,15 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
     let mut field_checks = Vec::new();
     let mut generated = Generated { trait_decls: Vec::new(), trait_impls: Vec::new() };
 
+    // The position of each generated event among the topic specs, which decoding goes by.
+    let mut position = 0usize;
     for (index, event) in aggregate.events.iter().enumerate() {
+        if invalid.get(index).copied().unwrap_or(false) {
+            stub(&private, self_ident, event, &mut constructors, &mut generated)?;
+            continue;
+        }
+        let decode_index = position;
+        position += 1;
         let func = &event.func;
         let method = &func.sig.ident;
         let name = event.event_name();
@@ -308,7 +353,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
         created_flags.push(quote!(Self::#variant { .. } => #is_created));
         let version = event.args.versioning.version();
         class_versions.push(quote!(Self::#variant { .. } => #version));
-        let upcast = quote!(#krate::domain::upcast);
+        let upcast = quote!(#krate::__private::upcast);
         let (version_field, version_value) = match version {
             1 => (quote!(), quote!()),
             _ => (quote!(class_version: ::core::primitive::u32,), quote!(class_version: #version,)),
@@ -367,7 +412,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
             }
         });
         decode_arms.push(quote! {
-            #index => {
+            #decode_index => {
                 #[derive(#private::serde::Deserialize)]
                 #[serde(crate = #serde_path)]
                 struct __State {
@@ -490,6 +535,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
     });
     let trait_impls = generated.trait_impls.iter().map(|(name, bodies)| {
         quote! {
+            #[automatically_derived]
             impl #name for #private::Root<#self_ident> {
                 #(#bodies)*
             }
@@ -556,6 +602,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                 #(#body_decls)*
             }
 
+            #[automatically_derived]
             impl __Bodies for #self_ident {
                 #(#body_impls)*
             }
@@ -565,6 +612,7 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                 #private::EventDecoder::of::<#self_ident>()
             }
 
+            #[automatically_derived]
             impl #private::Aggregate for #self_ident {
                 type Event = #enum_ident;
 
@@ -585,17 +633,21 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                 }
             }
 
+            // The `_` arms are for an enum left without variants (all its events had
+            // mistakes, reported above); a reference to it is still "inhabited".
+            #[automatically_derived]
+            #[allow(unreachable_patterns)]
             impl #private::Event for #enum_ident {
                 fn name(&self) -> &'static str {
-                    match self { #(#names,)* }
+                    match self { #(#names,)* _ => ::core::unreachable!() }
                 }
 
                 fn is_created(&self) -> bool {
-                    match self { #(#created_flags,)* }
+                    match self { #(#created_flags,)* _ => ::core::unreachable!() }
                 }
 
                 fn class_version(&self) -> ::core::primitive::u32 {
-                    match self { #(#class_versions,)* }
+                    match self { #(#class_versions,)* _ => ::core::unreachable!() }
                 }
 
                 fn topics() -> &'static #private::EventTopics {
@@ -614,16 +666,16 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
                     __timestamp: &#private::OffsetDateTime,
                     __out: &mut ::std::vec::Vec<u8>,
                 ) -> ::core::result::Result<(), #private::serde_json::Error> {
-                    match self { #(#encode_arms)* }
+                    match self { #(#encode_arms)* _ => ::core::unreachable!() }
                 }
 
                 fn decode_state(
                     __index: usize,
                     __bytes: &[u8],
-                ) -> ::core::result::Result<(#private::OffsetDateTime, Self), #krate::persistence::DecodeProblem> {
+                ) -> ::core::result::Result<(#private::OffsetDateTime, Self), #private::DecodeProblem> {
                     match __index {
                         #(#decode_arms)*
-                        _ => ::core::result::Result::Err(#krate::persistence::DecodeProblem::Json(
+                        _ => ::core::result::Result::Err(#private::DecodeProblem::Json(
                             <#private::serde_json::Error as #private::serde::de::Error>::custom("no event has this index"),
                         )),
                     }
@@ -633,6 +685,53 @@ fn try_expand_impl(krate: &TokenStream, aggregate: &AggregateImpl) -> syn::Resul
             #(#trait_impls)*
         };
     })
+}
+
+/// The methods of an event with a mistake (already reported), with the signatures its
+/// callers expect and bodies that never run: its uses then compile, so the mistake is the
+/// only error. No event variant is generated for it.
+fn stub(
+    private: &TokenStream,
+    self_ident: &Ident,
+    event: &EventMethod,
+    constructors: &mut Vec<TokenStream>,
+    generated: &mut Generated,
+) -> syn::Result<()> {
+    let func = &event.func;
+    let attrs = &func.attrs;
+    let vis = &func.vis;
+    let mut sig = func.sig.clone();
+    sig.asyncness = None;
+    sig.constness = None;
+    let never = quote!(::core::unreachable!("an #[event] method that did not compile"));
+    if event.is_constructor() {
+        let root: syn::Type = syn::parse_quote!(#private::Root<#self_ident>);
+        let output = match &event.output {
+            Output::ResultSelf(ty) => types::replace_result_ok(ty, root),
+            _ => root,
+        };
+        sig.output = syn::parse_quote!(-> #output);
+        let sig = declaration(&sig);
+        constructors.push(quote! {
+            #(#attrs)*
+            #[allow(unused_variables)]
+            #vis #sig { #never }
+        });
+        return Ok(());
+    }
+    let docs: Vec<&syn::Attribute> = attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+    // Plain names (no `mut`, no patterns) in the stub too: its body never runs.
+    let decl = declaration(&sig);
+    generated.push(
+        self_ident,
+        vis,
+        quote!(#(#docs)* #decl;),
+        quote! {
+            #(#attrs)*
+            #[allow(unused_variables)]
+            #decl { #never }
+        },
+    )
 }
 
 /// `Self::create_id(...)` with the constructor's arguments matched by name, as Python does.

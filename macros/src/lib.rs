@@ -5,6 +5,7 @@
 //! an event variant, a command that records it, and the apply logic that replays it.
 //! See the `eventsourcing_dynamodb` crate documentation for the full story.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod ast;
 mod attr;

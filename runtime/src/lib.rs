@@ -4,6 +4,7 @@
 //!
 //! Applications use it through the `eventsourcing_dynamodb` crate.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod application;
 pub mod domain;
@@ -26,10 +27,12 @@ pub use system::{Notified, Policy, ProcessApplication, Processing, System};
 /// What generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::domain::upcast;
     pub use crate::domain::{
         default_topic, Aggregate, AggregateState, Event, EventField, EventTopicSpec, EventTopics,
         Rejected, Root,
     };
+    pub use crate::persistence::DecodeProblem;
     pub use crate::system::EventDecoder;
     pub use crate::transcoding as py;
     pub use inventory;
