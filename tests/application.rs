@@ -400,3 +400,63 @@ async fn an_unreachable_endpoint_names_the_variable() {
         "{error}"
     );
 }
+
+/// An alias the type-name rule cannot see through.
+pub type Money = Decimal;
+
+#[aggregate]
+pub struct Account {
+    #[transcode]
+    balance: Money,
+    #[transcode(off)]
+    rate: f64,
+}
+
+#[aggregate]
+impl Account {
+    #[event("Opened")]
+    pub fn open(#[transcode(off)] rate: f64) -> Self {
+        Account { balance: Decimal::ZERO, rate }
+    }
+
+    #[event("Credited")]
+    pub fn credit(&mut self, #[transcode] amount: Money) {
+        self.balance += amount;
+    }
+}
+
+/// The escape hatch: `#[transcode]` stores an alias of `Decimal` as Python's `decimal_str`,
+/// `#[transcode(off)]` stores an `f64` by its own `Serialize` (the type-name rule would
+/// transcode it), on event arguments and state fields alike.
+#[tokio::test]
+async fn transcoding_is_chosen_explicitly_where_the_type_name_does_not_tell() {
+    let app = Application::builder("Bank")
+        .isolated()
+        .env("IS_SNAPSHOTTING_ENABLED", "true")
+        .build()
+        .await
+        .unwrap();
+    let mut account = Account::open(0.5);
+    account.credit(Decimal::new(150, 2));
+    app.save(&mut account).await.unwrap();
+    let stored =
+        app.recorders().events.select_events(account.id(), EventQuery::default()).await.unwrap();
+    let credited = String::from_utf8(stored[1].state.clone()).unwrap();
+    assert!(
+        credited.contains(r#""amount":{"_type_":"decimal_str","_data_":"1.50"}"#),
+        "{credited}"
+    );
+    let opened = String::from_utf8(stored[0].state.clone()).unwrap();
+    assert!(opened.contains(r#""rate":0.5"#), "{opened}");
+
+    app.take_snapshot::<Account>(account.id(), None).await.unwrap();
+    let snapshots = app.recorders().snapshots.select_events(account.id(), EventQuery::default());
+    let snapshot = String::from_utf8(snapshots.await.unwrap()[0].state.clone()).unwrap();
+    assert!(
+        snapshot.contains(r#""balance":{"_type_":"decimal_str","_data_":"1.50"}"#),
+        "{snapshot}"
+    );
+    assert!(snapshot.contains(r#""rate":0.5"#), "{snapshot}");
+    let loaded = app.repository().get::<Account>(account.id()).await.unwrap();
+    assert_eq!(loaded.balance, Decimal::new(150, 2));
+}

@@ -56,6 +56,8 @@ pub struct Param {
     pub ty: Type,
     /// A pattern other than a plain identifier, which an event field cannot have.
     pub bad_pattern: Option<TokenStream>,
+    /// `#[transcode]` (`Some(true)`) or `#[transcode(off)]` (`Some(false)`) on the argument.
+    pub transcode: Option<bool>,
 }
 
 /// What an `#[event]` method's body returns.
@@ -145,12 +147,38 @@ fn takes_mut_self(func: &ImplItemFn) -> bool {
     )
 }
 
+impl Param {
+    /// Whether the argument is stored in Python's JSON forms: as `#[transcode]` says, else
+    /// by its type's name ([`types::is_python_transcoded`]).
+    pub fn transcoded(&self) -> bool {
+        self.transcode.unwrap_or_else(|| types::is_python_transcoded(&self.ty))
+    }
+}
+
 impl EventMethod {
-    fn from_syn(attr: Attribute, func: ImplItemFn, self_ident: &Ident) -> Self {
-        let (args, attr_error) = match EventArgs::from_attribute(&attr) {
+    fn from_syn(attr: Attribute, mut func: ImplItemFn, self_ident: &Ident) -> Self {
+        let (args, mut attr_error) = match EventArgs::from_attribute(&attr) {
             Ok(args) => (args, None),
             Err(error) => (EventArgs::default(), Some(error)),
         };
+        // `#[transcode]` is read here and removed, so that the generated methods do not
+        // carry it.
+        let mut transcodes = Vec::new();
+        for input in func.sig.inputs.iter_mut() {
+            if let FnArg::Typed(typed) = input {
+                match crate::attr::take_transcode(&mut typed.attrs) {
+                    Ok(transcode) => transcodes.push(transcode),
+                    Err(error) => {
+                        transcodes.push(None);
+                        match &mut attr_error {
+                            Some(existing) => existing.combine(error),
+                            None => attr_error = Some(error),
+                        }
+                    }
+                }
+            }
+        }
+        let mut transcodes = transcodes.into_iter();
         let mut receiver = Receiver::None;
         let mut params = Vec::new();
         for input in &func.sig.inputs {
@@ -171,7 +199,8 @@ impl EventMethod {
                             (Ident::new("__invalid", other.span()), Some(other.to_token_stream()))
                         }
                     };
-                    params.push(Param { ident, ty: (*typed.ty).clone(), bad_pattern });
+                    let transcode = transcodes.next().flatten();
+                    params.push(Param { ident, ty: (*typed.ty).clone(), bad_pattern, transcode });
                 }
             }
         }

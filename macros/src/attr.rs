@@ -229,3 +229,24 @@ impl EventArgs {
 pub fn is_event_attribute(attr: &Attribute) -> bool {
     attr.path().segments.last().is_some_and(|segment| segment.ident == "event")
 }
+
+/// Takes the `#[transcode]` / `#[transcode(off)]` attribute out of `attrs`: `Some(true)` to
+/// store the value in Python's JSON forms whatever its type's name, `Some(false)` to store
+/// it by its own `Serialize`, `None` to go by the type's name.
+pub fn take_transcode(attrs: &mut Vec<Attribute>) -> syn::Result<Option<bool>> {
+    let Some(index) = attrs.iter().position(|attr| attr.path().is_ident("transcode")) else {
+        return Ok(None);
+    };
+    let attr = attrs.remove(index);
+    if let Some(again) = attrs.iter().find(|attr| attr.path().is_ident("transcode")) {
+        return Err(syn::Error::new_spanned(again, "`#[transcode]` is given twice: give it once"));
+    }
+    match &attr.meta {
+        syn::Meta::Path(_) => Ok(Some(true)),
+        syn::Meta::List(list) if list.tokens.to_string() == "off" => Ok(Some(false)),
+        _ => Err(syn::Error::new_spanned(
+            attr,
+            "expected #[transcode] (Python's JSON forms whatever the type's name) or #[transcode(off)] (the type's own Serialize)",
+        )),
+    }
+}

@@ -113,14 +113,35 @@ fn expand_struct(
         let serde_path = format!("{}::serde", path_string(&private));
         item.attrs.push(syn::parse_quote!(#[serde(crate = #serde_path)]));
     }
+    // Reported next to the struct, which is still emitted.
+    let mut field_errors = Vec::new();
     if serde_derives_added == 2 {
         // State fields take the same forms as event arguments, so snapshots read like
         // Python's and never hold a NaN; a field with its own serde attributes is left as is.
         let py_with = format!("{}::py", path_string(&private));
         for field in item.fields.iter_mut() {
+            let transcode = crate::attr::take_transcode(&mut field.attrs).unwrap_or_else(|e| {
+                field_errors.push(e.into_compile_error());
+                None
+            });
             let own_serde = field.attrs.iter().any(|attr| attr.path().is_ident("serde"));
-            if !own_serde && types::is_python_transcoded(&field.ty) {
+            if own_serde && transcode.is_some() {
+                field_errors.push(syn::Error::new_spanned(
+                    &field.ty,
+                    "a field with its own #[serde(...)] is stored as that says: remove #[transcode]",
+                ).into_compile_error());
+            }
+            if transcode.unwrap_or_else(|| types::is_python_transcoded(&field.ty)) && !own_serde {
                 field.attrs.push(syn::parse_quote!(#[serde(with = #py_with)]));
+            }
+        }
+    } else {
+        for field in item.fields.iter_mut() {
+            if !matches!(crate::attr::take_transcode(&mut field.attrs), Ok(None)) {
+                field_errors.push(syn::Error::new_spanned(
+                    &field.ty,
+                    "#[transcode] works when #[aggregate] derives the struct's Serialize and Deserialize; with your own derives, use #[serde(with = \"eventsourcing_dynamodb::transcoding\")]",
+                ).into_compile_error());
             }
         }
     }
@@ -150,6 +171,7 @@ fn expand_struct(
     };
     Ok(quote! {
         #version_error
+        #(#field_errors)*
         #item
 
         #[automatically_derived]
@@ -333,7 +355,7 @@ fn try_expand_impl(
         let py_attrs: Vec<TokenStream> = event
             .params
             .iter()
-            .map(|p| match types::is_python_transcoded(&p.ty) {
+            .map(|p| match p.transcoded() {
                 true => quote!(#[serde(with = #py_with)]),
                 false => quote!(),
             })
@@ -381,9 +403,9 @@ fn try_expand_impl(
         topic_specs.push(quote! {
             #private::EventTopicSpec { name: #name, topic: #override_topic, aliases: &[#(#aliases),*] }
         });
-        for ty in &field_types {
+        for (ty, param) in field_types.iter().zip(&event.params) {
             // Spanned at the type, so that a type that cannot be stored is reported there.
-            field_checks.push(match types::is_python_transcoded(ty) {
+            field_checks.push(match param.transcoded() {
                 true => quote_spanned!(ty.span()=> __assert_python_field::<#ty>();),
                 false => quote_spanned!(ty.span()=> __assert_event_field::<#ty>();),
             });
