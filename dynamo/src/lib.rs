@@ -26,7 +26,7 @@ pub use metrics::RequestCounter;
 pub use recorder::DynamoRecorder;
 
 use eventsourcing_runtime::environment::{ConfigError, Environment};
-use eventsourcing_runtime::persistence::{PersistenceModule, Recorders};
+use eventsourcing_runtime::persistence::{PersistenceError, PersistenceModule, Recorders};
 use std::sync::Arc;
 
 /// The names `PERSISTENCE_MODULE` selects this store by.
@@ -42,33 +42,43 @@ eventsourcing_runtime::inventory::submit! {
 
 /// Opens the table the environment names (creating it when `CREATE_TABLE` says so).
 ///
-/// A server that cannot be reached is [`ConfigError::Unreachable`], a sentence naming
-/// `DYNAMO_ENDPOINT_URL` (or, without it, the AWS settings to check); the SDK's error is
-/// its `source()`.
+/// A server that cannot be reached is an operational error whose message is a sentence
+/// naming `DYNAMO_ENDPOINT_URL` (or, without it, the AWS settings to check); the SDK's
+/// error is its `source()`.
 pub async fn open(env: Environment) -> Result<Recorders, ConfigError> {
     let config = DynamoConfig::from_env(&env)?;
     let endpoint = config.endpoint_url.clone();
     let table = config.table.clone();
-    let recorder = DynamoRecorder::connect(config).await.map_err(|source| {
-        if !errors::is_unreachable(&source) {
-            return ConfigError::Store { module: MODULE_NAME, source };
-        }
-        let message = match &endpoint {
-            Some(url) => format!(
-                "could not reach DynamoDB at {url} (DYNAMO_ENDPOINT_URL) to open table {table}: \
-                 is the server running, and is the URL right?"
-            ),
-            None => format!(
-                "could not reach DynamoDB to open table {table}: DYNAMO_ENDPOINT_URL is not \
-                 set, so the AWS endpoint of the configured region was used; check the \
-                 network, AWS_REGION and the credentials, or set DYNAMO_ENDPOINT_URL for a \
-                 local server"
-            ),
-        };
-        ConfigError::Unreachable { module: MODULE_NAME, message, source }
+    let recorder = DynamoRecorder::connect(config).await.map_err(|source| ConfigError::Store {
+        module: MODULE_NAME,
+        source: explain_unreachable(source, endpoint.as_deref(), &table),
     })?;
     let recorder = Arc::new(recorder);
     Ok(Recorders { snapshots: Arc::new(recorder.snapshots()), events: recorder })
+}
+
+/// An unreachable server's error, with a message that says which setting to check.
+fn explain_unreachable(
+    error: PersistenceError,
+    endpoint: Option<&str>,
+    table: &str,
+) -> PersistenceError {
+    if !errors::is_unreachable(&error) {
+        return error;
+    }
+    let PersistenceError::Operational { operation, source, .. } = error else { return error };
+    let message = match endpoint {
+        Some(url) => format!(
+            "could not reach DynamoDB at {url} (DYNAMO_ENDPOINT_URL) to open table {table}: is \
+             the server running, and is the URL right?"
+        ),
+        None => format!(
+            "could not reach DynamoDB to open table {table}: DYNAMO_ENDPOINT_URL is not set, \
+             so the AWS endpoint of the configured region was used; check the network, \
+             AWS_REGION and the credentials, or set DYNAMO_ENDPOINT_URL for a local server"
+        ),
+    };
+    PersistenceError::Operational { operation, message, source }
 }
 
 /// The recorders on a table through your own `aws_sdk_dynamodb::Client`, for

@@ -35,18 +35,6 @@ pub enum ConfigError {
         /// The registered names and aliases.
         registered: Vec<&'static str>,
     },
-    /// The store's server could not be reached with this configuration (the message names
-    /// the setting to check; the underlying error is the `source()`).
-    #[error("{message}")]
-    Unreachable {
-        /// The module's name.
-        module: &'static str,
-        /// What could not be reached, and which setting to check.
-        message: String,
-        /// Why.
-        #[source]
-        source: crate::persistence::PersistenceError,
-    },
     /// The store could not be opened with this configuration.
     #[error("cannot open persistence module {module}: {source}")]
     Store {
