@@ -95,11 +95,7 @@ async fn trick_counter() -> Result<Application> {
 async fn main() -> Result<()> {
     let school = Arc::new(Application::new("TrainingSchool").await?);
     let counter = Arc::new(ProcessApplication::new(trick_counter().await?, CountTricks));
-    let system = System::builder()
-        .leader(school.clone())
-        .process(counter.clone())
-        .pipe("TrainingSchool", "TrickCounter")
-        .build()?;
+    let system = System::builder().connect(&school, &counter).build()?;
     let runner = system.start(Duration::from_millis(200));
 
     for (name, tricks) in [

@@ -326,6 +326,19 @@ async fn the_seeds_call_forms() {
     kennel.save(&mut dynamic[..]).await.unwrap();
     let system = System::builder().leader(&kennel).build();
     assert!(system.is_ok(), "a leader may be your own type");
+
+    // Pipes wired by the applications themselves.
+    let counter = Arc::new(ProcessApplication::new(
+        Application::builder("Counter").isolated().build().await.unwrap(),
+        PickyPolicy,
+    ));
+    let system = System::builder().connect(&kennel, &counter).build().unwrap();
+    let mut dog = Dog::register("Lassie".into());
+    dog.add_trick("fetch".into());
+    kennel.save(&mut dog).await.unwrap();
+    system.run_until_idle().await.unwrap();
+    // One owner per TrickAdded: Fido's "sit" (from `update` above) and Lassie's "fetch".
+    assert_eq!(counter.notification_log().max_notification_id().await.unwrap(), 2);
 }
 
 /// Failed on the old code (the system was built, and a follower writing into its upstream's

@@ -104,7 +104,46 @@ impl SystemBuilder {
         }
     }
 
-    /// Makes `follower` (a process application) follow `upstream`, by name.
+    /// Makes `follower` follow `upstream`, wired by the applications themselves (Python's
+    /// `System(pipes=[[TrainingSchool, TrickCounter]])`): each is added unless an
+    /// application of its name is in the system already (`upstream` as a leader), so the
+    /// pipe cannot name an application that is not there.
+    ///
+    /// ```
+    /// # use eventsourcing_runtime::{Application, Result, system::*};
+    /// # use std::sync::Arc;
+    /// # struct Count;
+    /// # impl Policy for Count {
+    /// #     async fn process(&self, _: &Notified, _: &mut Processing) -> Result<()> { Ok(()) }
+    /// # }
+    /// # async fn demo() -> Result<()> {
+    /// let school = Application::builder("TrainingSchool").isolated().build().await?;
+    /// let counter = Application::builder("TrickCounter").isolated().build().await?;
+    /// let counter = Arc::new(ProcessApplication::new(counter, Count));
+    /// let system = System::builder().connect(&school, &counter).build()?;
+    /// assert!(system.app("TrickCounter").is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect<P: Policy>(
+        mut self,
+        upstream: &impl AsApplication,
+        follower: &Arc<ProcessApplication<P>>,
+    ) -> Self {
+        let upstream_name = upstream.application().name().to_owned();
+        if !self.nodes.contains_key(&upstream_name) {
+            self = self.leader(upstream.application());
+        }
+        let follower_name = follower.name().to_owned();
+        if !self.nodes.contains_key(&follower_name) {
+            self = self.process(Arc::clone(follower));
+        }
+        self.pipes.push((upstream_name, follower_name));
+        self
+    }
+
+    /// Makes `follower` (a process application) follow `upstream`, by name (see
+    /// [`SystemBuilder::connect`] to wire them by the applications themselves).
     pub fn pipe(mut self, upstream: &str, follower: &str) -> Self {
         self.pipes.push((upstream.to_owned(), follower.to_owned()));
         self
