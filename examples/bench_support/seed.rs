@@ -8,7 +8,6 @@
 
 use crate::bench_support::{flag, Dog, DogCommands};
 use eventsourcing_dynamodb::prelude::*;
-use std::ops::Deref;
 use std::time::Instant;
 
 pub struct TrainingSchool(Application);
@@ -33,10 +32,8 @@ impl TrainingSchool {
     }
 }
 
-impl Deref for TrainingSchool {
-    type Target = Application;
-
-    fn deref(&self) -> &Application {
+impl AsApplication for TrainingSchool {
+    fn application(&self) -> &Application {
         &self.0
     }
 }
@@ -56,7 +53,7 @@ pub async fn run() -> Result<()> {
         }
     }
     let school = TrainingSchool(builder.build().await?);
-    let requests_before = school.recorders().events.request_count();
+    let requests_before = school.application().recorders().events.request_count();
     let started = Instant::now();
     for name in &names {
         school.register(name).await?;
@@ -74,7 +71,7 @@ pub async fn run() -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let commands = dogs * (tricks + 2);
     if let (Some(before), Some(after)) =
-        (requests_before, school.recorders().events.request_count())
+        (requests_before, school.application().recorders().events.request_count())
     {
         let requests = after - before;
         println!(
