@@ -34,7 +34,7 @@ pub enum OnFailure {
     #[default]
     Stop,
     /// Record the notification as processed without effect (a tracking record with no
-    /// events), log the error, remember it in [`System::skipped`], and go on.
+    /// events), log the error, remember it in [`System::take_skipped`], and go on.
     Skip,
 }
 
