@@ -472,3 +472,33 @@ async fn transcoding_is_chosen_explicitly_where_the_type_name_does_not_tell() {
     let loaded = app.repository().get::<Account>(account.id()).await.unwrap();
     assert_eq!(loaded.balance, Decimal::new(150, 2));
 }
+
+/// A notification with a known topic whose state does not decode is a poison notification
+/// too: named with its id (failed on the old code, whose runner retried it forever).
+#[tokio::test]
+async fn a_notification_that_does_not_decode_is_named() {
+    let school = Application::builder("TrainingSchool").isolated().build().await.unwrap();
+    let mut dog = Dog::register("Fido".into());
+    dog.add_trick("sit".into());
+    school.save(&mut dog).await.unwrap();
+    let topic = school.recorders().events.select_events(dog.id(), EventQuery::default());
+    let topic = topic.await.unwrap()[1].topic.clone();
+    let garbage = StoredEvent {
+        originator_id: dog.id(),
+        originator_version: 3,
+        topic,
+        state: b"not json".to_vec(),
+    };
+    school.recorders().events.insert_events(vec![garbage]).await.unwrap();
+    let counter = Arc::new(ProcessApplication::new(
+        Application::builder("Counter").isolated().build().await.unwrap(),
+        PickyPolicy,
+    ));
+    let system = System::builder().connect(&school, &counter).build().unwrap();
+    match system.run_until_idle().await.unwrap_err() {
+        Error::Follower { notification_id: 3, source, .. } => {
+            assert!(matches!(*source, Error::Decode(_)), "{source:?}")
+        }
+        other => panic!("expected Error::Follower for notification 3, got {other:?}"),
+    }
+}
