@@ -36,14 +36,14 @@ fn command_path(c: &mut Criterion) {
     let rt = runtime();
     let app = rt.block_on(Application::builder("Bench").isolated().build()).expect("app");
     let mut dog = Dog::register("Fido".into());
-    rt.block_on(app.save(&mut [&mut dog])).expect("save");
+    rt.block_on(app.save(&mut dog)).expect("save");
     let id = dog.id();
     let mut group = c.benchmark_group("in_memory");
     group.throughput(Throughput::Elements(1));
     group.bench_function("register", |b| {
         b.iter(|| {
             let mut dog = Dog::register(Uuid::new_v4().to_string());
-            rt.block_on(app.save(&mut [&mut dog])).expect("save");
+            rt.block_on(app.save(&mut dog)).expect("save");
         })
     });
     group.bench_function("add_trick_to_10_trick_dog", |b| {
@@ -51,7 +51,7 @@ fn command_path(c: &mut Criterion) {
         for t in 0..10 {
             fresh.add_trick(format!("trick-{t}"));
         }
-        rt.block_on(app.save(&mut [&mut fresh])).expect("save");
+        rt.block_on(app.save(&mut fresh)).expect("save");
         let id = fresh.id();
         b.iter(|| {
             // Each iteration loads the dog as it was, so the aggregate does not grow.
@@ -90,10 +90,10 @@ fn replay(c: &mut Criterion) {
     for t in 0..100_000 {
         dog.add_trick(format!("trick-{t}"));
         if dog.pending_events().len() == 1000 {
-            rt.block_on(app.save(&mut [&mut dog])).expect("save");
+            rt.block_on(app.save(&mut dog)).expect("save");
         }
     }
-    rt.block_on(app.save(&mut [&mut dog])).expect("save");
+    rt.block_on(app.save(&mut dog)).expect("save");
     let id = dog.id();
     let mut group = c.benchmark_group("replay");
     group.sample_size(10);

@@ -54,10 +54,10 @@ async fn main() -> Result<()> {
     for trick in 1..events {
         dog.add_trick(format!("trick number {trick:05}"));
         if dog.pending_events().len() == 50 {
-            app.save(&mut [&mut dog]).await?;
+            app.save(&mut dog).await?;
         }
     }
-    app.save(&mut [&mut dog]).await?;
+    app.save(&mut dog).await?;
     let id = dog.id();
     let seconds = started.elapsed().as_secs_f64();
     println!(

@@ -4,21 +4,20 @@
 //! On DynamoDB: set PERSISTENCE_MODULE=eventsourcing_dynamodb, DYNAMO_ENDPOINT_URL and DYNAMO_TABLE.
 
 use eventsourcing_dynamodb::prelude::*;
-use std::ops::Deref;
 
 pub struct TrainingSchool(Application);
 
 impl TrainingSchool {
     pub async fn register(&self, name: &str) -> Result<()> {
         let mut dog = Dog::register(name.to_string());
-        self.save(&mut [&mut dog]).await?;
+        self.save(&mut dog).await?;
         Ok(())
     }
 
     pub async fn add_trick(&self, name: &str, trick: &str) -> Result<()> {
         let mut dog = self.repository().get::<Dog>(Dog::create_id(name)).await?;
         dog.add_trick(trick.to_string());
-        self.save(&mut [&mut dog]).await?;
+        self.save(&mut dog).await?;
         Ok(())
     }
 
@@ -51,10 +50,8 @@ impl Dog {
     }
 }
 
-impl Deref for TrainingSchool {
-    type Target = Application;
-
-    fn deref(&self) -> &Application {
+impl AsApplication for TrainingSchool {
+    fn application(&self) -> &Application {
         &self.0
     }
 }

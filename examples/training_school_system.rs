@@ -67,19 +67,17 @@ impl TrickCount {
 /// The policy: on every TrickAdded, count the dog for that trick.
 pub struct CountTricks;
 
-#[eventsourcing_dynamodb::async_trait]
 impl Policy for CountTricks {
-    async fn process(&self, notified: &Notified, processing: &mut Processing<'_>) -> Result<()> {
+    async fn process(&self, notified: &Notified, processing: &mut Processing) -> Result<()> {
         let Some(event) = notified.event::<Dog>() else { return Ok(()) };
         if let DogEvent::TrickAdded { trick } = &event.payload {
             let repository = processing.app().repository();
-            let mut count = match repository.get::<TrickCount>(TrickCount::create_id(trick)).await {
-                Ok(count) => count,
-                Err(Error::AggregateNotFound { .. }) => TrickCount::start(trick.clone()),
-                Err(error) => return Err(error),
-            };
+            let mut count = repository
+                .find::<TrickCount>(TrickCount::create_id(trick))
+                .await?
+                .unwrap_or_else(|| TrickCount::start(trick.clone()));
             count.count(event.originator_id);
-            processing.collect(&mut [&mut count])?;
+            processing.collect(&mut count)?;
         }
         Ok(())
     }
@@ -97,11 +95,7 @@ async fn trick_counter() -> Result<Application> {
 async fn main() -> Result<()> {
     let school = Arc::new(Application::new("TrainingSchool").await?);
     let counter = Arc::new(ProcessApplication::new(trick_counter().await?, CountTricks));
-    let system = System::builder()
-        .leader(school.clone())
-        .process(counter.clone())
-        .pipe("TrainingSchool", "TrickCounter")
-        .build()?;
+    let system = System::builder().connect(&school, &counter).build()?;
     let runner = system.start(Duration::from_millis(200));
 
     for (name, tricks) in [
@@ -113,7 +107,7 @@ async fn main() -> Result<()> {
         for trick in tricks {
             dog.add_trick(trick.to_string());
         }
-        school.save(&mut [&mut dog]).await?;
+        school.save(&mut dog).await?;
     }
 
     // The follower runs in the background; wait until it has processed everything (a

@@ -20,22 +20,54 @@
 //!     pub fn add_trick(&mut self, trick: String) {
 //!         self.tricks.push(trick);
 //!     }
+//!
+//!     /// A command that may refuse (after recording an event).
+//!     pub fn learn(&mut self, trick: &str) -> Result<(), TooMany> {
+//!         self.add_trick(trick.to_string());
+//!         match self.tricks.len() > 2 {
+//!             true => Err(TooMany),
+//!             false => Ok(()),
+//!         }
+//!     }
 //! }
+//!
+//! #[derive(Debug, PartialEq)]
+//! pub struct TooMany;
+//!
+//! impl std::fmt::Display for TooMany {
+//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+//!         f.write_str("a dog learns two tricks at most")
+//!     }
+//! }
+//!
+//! impl std::error::Error for TooMany {}
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<()> {
 //! let app = Application::builder("Kennel").isolated().build().await?;
 //! let mut dog = Dog::register("Fido".to_string());
 //! dog.add_trick("roll over".to_string());
-//! app.save(&mut [&mut dog]).await?;
+//! app.save(&mut dog).await?;
 //!
 //! let dog = app.repository().get::<Dog>(dog.id()).await?;
 //! assert_eq!(dog.tricks, ["roll over"]);
 //! assert_eq!(dog.version(), 2);
+//!
+//! // `update` saves only when the command returns `Ok`, and keeps its error apart from
+//! // the store's: no `.await??` (`?` makes the command's error an `Error::Command`).
+//! app.update::<Dog, _>(dog.id(), |dog| dog.learn("sit")).await?;
+//! match app.update::<Dog, _>(dog.id(), |dog| dog.learn("beg")).await {
+//!     Err(UpdateError::Command(TooMany)) => {} // nothing was saved
+//!     Err(UpdateError::Store(error)) => return Err(error),
+//!     Ok(()) => unreachable!("a third trick is refused"),
+//! }
+//! let dog = app.repository().get::<Dog>(dog.id()).await?;
+//! assert_eq!((dog.tricks.len(), dog.version()), (2, 3));
 //! # Ok(())
 //! # }
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub use eventsourcing_macros::{aggregate, event};
 pub use eventsourcing_runtime::*;
@@ -47,9 +79,10 @@ pub use eventsourcing_dynamo as dynamodb;
 pub mod prelude {
     pub use eventsourcing_macros::{aggregate, event};
     pub use eventsourcing_runtime::system::{
-        Notified, Policy, ProcessApplication, Processing, System,
+        Notified, OnFailure, Policy, ProcessApplication, Processing, System, SystemBuilder,
     };
     pub use eventsourcing_runtime::{
-        Aggregate, Application, DomainEvent, Error, Result, RetryPolicy, Root, Uuid,
+        Aggregate, Application, ApplicationBuilder, AsApplication, Decimal, DomainEvent, Error,
+        OffsetDateTime, Result, RetryPolicy, Root, UpdateError, Uuid,
     };
 }

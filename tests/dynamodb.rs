@@ -116,7 +116,7 @@ async fn writes_the_python_packages_item_layout() {
         .unwrap();
     let mut dog = Dog::register("Fido".into());
     dog.add_trick("roll over".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
 
     let output = client
         .query()
@@ -197,7 +197,7 @@ async fn python_and_rust_share_a_table() {
     let mut fido = Dog::register("Fido".into());
     fido.add_trick("roll over".into());
     fido.add_trick("play dead".into());
-    app.save(&mut [&mut fido]).await.unwrap();
+    app.save(&mut fido).await.unwrap();
     let read = python(&["read", "Fido"], &endpoint, &table);
     assert_eq!(read["tricks"], serde_json::json!(["roll over", "play dead"]));
     assert_eq!(read["version"], 3);
@@ -208,7 +208,7 @@ async fn python_and_rust_share_a_table() {
     assert_eq!(rex.tricks, ["sit", "beg"]);
     assert_eq!(rex.version(), 3);
     rex.add_trick("fetch".into());
-    app.save(&mut [&mut rex]).await.unwrap();
+    app.save(&mut rex).await.unwrap();
     let read = python(&["read", "Rex"], &endpoint, &table);
     assert_eq!(read["tricks"], serde_json::json!(["sit", "beg", "fetch"]));
 }
@@ -271,13 +271,13 @@ async fn stale_copies_never_overwrite() {
     };
     let app = app_on(&endpoint, &unique_table("stale")).await;
     let mut dog = Dog::register("Fido".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
     let mut first = app.repository().get::<Dog>(dog.id()).await.unwrap();
     let mut second = app.repository().get::<Dog>(dog.id()).await.unwrap();
     first.add_trick("roll over".into());
     second.add_trick("play dead".into());
-    app.save(&mut [&mut first]).await.unwrap();
-    let error = app.save(&mut [&mut second]).await.unwrap_err();
+    app.save(&mut first).await.unwrap();
+    let error = app.save(&mut second).await.unwrap_err();
     assert!(error.is_conflict(), "{error}");
     assert!(error.to_string().contains(&dog.id().to_string()), "{error}");
     assert!(error.to_string().contains("version 2"), "{error}");
@@ -294,14 +294,14 @@ async fn multi_aggregate_saves_are_atomic() {
     let app = app_on(&endpoint, &unique_table("atomic")).await;
     let mut fido = Dog::register("Fido".into());
     let mut rex = Dog::register("Rex".into());
-    let ids = app.save(&mut [&mut fido, &mut rex]).await.unwrap();
+    let ids = app.save((&mut fido, &mut rex)).await.unwrap();
     assert_eq!(ids, [1, 2]);
     let mut stale_rex = app.repository().get::<Dog>(rex.id()).await.unwrap();
     rex.add_trick("sit".into());
-    app.save(&mut [&mut rex]).await.unwrap();
+    app.save(&mut rex).await.unwrap();
     fido.add_trick("roll over".into());
     stale_rex.add_trick("beg".into());
-    let error = app.save(&mut [&mut fido, &mut stale_rex]).await.unwrap_err();
+    let error = app.save((&mut fido, &mut stale_rex)).await.unwrap_err();
     assert!(error.is_conflict(), "{error}");
     let stored_fido = app.repository().get::<Dog>(fido.id()).await.unwrap();
     assert!(stored_fido.tricks.is_empty(), "nothing of the failed save was written");
@@ -319,7 +319,7 @@ async fn racing_writers_lose_nothing() {
     let table = unique_table("race");
     let first = app_on(&endpoint, &table).await;
     let mut dog = Dog::register("Fido".into());
-    first.save(&mut [&mut dog]).await.unwrap();
+    first.save(&mut dog).await.unwrap();
     let id = dog.id();
 
     let mut writers = Vec::new();
@@ -332,7 +332,7 @@ async fn racing_writers_lose_nothing() {
                 let trick = format!("w{writer}-c{command}");
                 let mut dog = app.repository().get::<Dog>(id).await.unwrap();
                 dog.add_trick(trick.clone());
-                match app.save(&mut [&mut dog]).await {
+                match app.save(&mut dog).await {
                     Ok(_) => committed.push(trick),
                     Err(error) if error.is_conflict() => conflicts += 1,
                     Err(error) => panic!("unexpected error: {error}"),
@@ -367,7 +367,7 @@ async fn retry_helper_commits_every_command() {
     let table = unique_table("retry");
     let first = app_on(&endpoint, &table).await;
     let mut dog = Dog::register("Fido".into());
-    first.save(&mut [&mut dog]).await.unwrap();
+    first.save(&mut dog).await.unwrap();
     let id = dog.id();
     let policy = RetryPolicy {
         attempts: 1000,
@@ -407,7 +407,7 @@ async fn malformed_items_are_named_errors() {
     let app = app_on(&endpoint, &table).await;
     let client = client(&endpoint).await;
     let mut good = Dog::register("Good".into());
-    app.save(&mut [&mut good]).await.unwrap();
+    app.save(&mut good).await.unwrap();
 
     let put = |id: Uuid, attributes: Vec<(&str, AttributeValue)>| {
         let mut item: HashMap<String, AttributeValue> =
@@ -491,7 +491,7 @@ async fn malformed_items_are_named_errors() {
     // The rest of the application keeps working.
     let mut good = app.repository().get::<Dog>(good.id()).await.unwrap();
     good.add_trick("sit".into());
-    app.save(&mut [&mut good]).await.unwrap();
+    app.save(&mut good).await.unwrap();
 }
 
 #[tokio::test]
@@ -554,6 +554,30 @@ async fn configuration_errors_name_the_problem() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("wrong key schema"), "{error}");
+    // In words, and without advising CREATE_TABLE for a table that exists (failed on the
+    // old code: `Some("pk") Some(S)` and "or set CREATE_TABLE=true").
+    assert!(error.contains("it has hash key pk (string) and no range key"), "{error}");
+    assert!(error.contains("hash key originator_id (string)"), "{error}");
+    assert!(error.contains("cannot be changed"), "{error}");
+    assert!(!error.contains("Some("), "{error}");
+    assert!(!error.contains("or set CREATE_TABLE=true"), "{error}");
+
+    // One's own client and table, typed.
+    let own = unique_table("own-client");
+    let recorders = eventsourcing_dynamodb::dynamodb::DynamoStore::new(client.clone(), &own)
+        .create_table(true)
+        .open()
+        .await
+        .unwrap();
+    let app = Application::builder("TrainingSchool").isolated().recorders(recorders).build();
+    let app = app.await.unwrap();
+    let mut dog = Dog::register("Fido".into());
+    app.save(&mut dog).await.unwrap();
+    let error = eventsourcing_dynamodb::dynamodb::DynamoStore::new(client.clone(), &wrong)
+        .open()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("wrong key schema"), "{error}");
 
     let bad_bool = Application::builder("TrainingSchool")
         .isolated()
@@ -565,6 +589,52 @@ async fn configuration_errors_name_the_problem() {
         .unwrap_err()
         .to_string();
     assert!(bad_bool.contains("CREATE_TABLE"), "{bad_bool}");
+}
+
+/// One log per application: two applications of a system on one table are refused at
+/// startup (failed on the old code, where the follower then processed its own events too);
+/// each on its own table through `<APPNAME>_DYNAMO_TABLE` they run.
+#[tokio::test]
+async fn applications_of_a_system_need_their_own_tables() {
+    let Some(endpoint) = dynamo_endpoint() else {
+        return;
+    };
+    struct Nothing;
+    impl Policy for Nothing {
+        async fn process(&self, _: &Notified, _: &mut Processing) -> Result<()> {
+            Ok(())
+        }
+    }
+    let table = unique_table("shared");
+    let school = app_on(&endpoint, &table).await;
+    let mut builder = Application::builder("TrickCounter").isolated();
+    for (key, value) in dynamo_env(&endpoint, &table) {
+        builder = builder.env(key, value);
+    }
+    let counter = Arc::new(ProcessApplication::new(builder.build().await.unwrap(), Nothing));
+    let error = System::builder()
+        .leader(&school)
+        .process(counter)
+        .pipe("TrainingSchool", "TrickCounter")
+        .build()
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, Error::SharedLog { .. }), "{message}");
+    assert!(message.contains(&format!("/{table})")), "names the table: {message}");
+
+    let mut builder = Application::builder("TrickCounter").isolated();
+    for (key, value) in dynamo_env(&endpoint, &table) {
+        builder = builder.env(key, value);
+    }
+    let own = unique_table("own");
+    let counter = builder.env("TRICKCOUNTER_DYNAMO_TABLE", &own).build().await.unwrap();
+    let counter = Arc::new(ProcessApplication::new(counter, Nothing));
+    System::builder()
+        .leader(&school)
+        .process(counter)
+        .pipe("TrainingSchool", "TrickCounter")
+        .build()
+        .expect("each application on its own table");
 }
 
 #[tokio::test]
@@ -579,13 +649,13 @@ async fn the_log_can_be_turned_off() {
     }
     let app = builder.env("DYNAMO_NOTIFICATION_LOG", "false").build().await.unwrap();
     let mut dog = Dog::register("Fido".into());
-    assert_eq!(app.save(&mut [&mut dog]).await.unwrap(), Vec::<u64>::new());
+    assert_eq!(app.save(&mut dog).await.unwrap(), Vec::<u64>::new());
     let mut copy = app.repository().get::<Dog>(dog.id()).await.unwrap();
     dog.add_trick("sit".into());
     copy.add_trick("beg".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
     assert!(
-        app.save(&mut [&mut copy]).await.unwrap_err().is_conflict(),
+        app.save(&mut copy).await.unwrap_err().is_conflict(),
         "single-item writes are conditional too"
     );
     let error = app.notification_log().max_notification_id().await.unwrap_err();
@@ -616,7 +686,7 @@ async fn encrypted_compressed_state_round_trips() {
     let app = sealed(key.clone()).await.unwrap();
     let mut dog = Dog::register("Fido".into());
     dog.add_trick("roll over".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
     let loaded = app.repository().get::<Dog>(dog.id()).await.unwrap();
     assert_eq!(loaded.tricks, ["roll over"]);
 

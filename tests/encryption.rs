@@ -248,7 +248,7 @@ async fn rust_round_trips_in_each_configuration() {
         let mut dog = Dog::register("Fido".to_string());
         dog.add_trick("roll over".to_string());
         dog.add_trick("play dead \u{1f436}".to_string());
-        app.save(&mut [&mut dog]).await.unwrap();
+        app.save(&mut dog).await.unwrap();
         let loaded = app.repository().get::<Dog>(dog.id()).await.unwrap();
         assert_eq!(loaded.tricks, ["roll over", "play dead \u{1f436}"], "{label}");
         assert_eq!(loaded.version(), 3, "{label}");

@@ -347,9 +347,8 @@ impl Tally {
 /// Counts every trick added, in one tally.
 struct CountTricks(Uuid);
 
-#[eventsourcing_dynamodb::async_trait]
 impl Policy for CountTricks {
-    async fn process(&self, notified: &Notified, processing: &mut Processing<'_>) -> Result<()> {
+    async fn process(&self, notified: &Notified, processing: &mut Processing) -> Result<()> {
         let Some(event) = notified.event::<Dog>() else { return Ok(()) };
         let DogEvent::TrickAdded { .. } = &event.payload else { return Ok(()) };
         let mut tally = processing.app().repository().get::<Tally>(self.0).await?;

@@ -65,7 +65,7 @@ async fn pythons_snapshot_cases() {
         for trick in ["roll over", "play dead", "sit"] {
             dog.add_trick(trick.into());
         }
-        app.save(&mut [&mut dog]).await.unwrap();
+        app.save(&mut dog).await.unwrap();
         let id = dog.id();
         app.take_snapshot::<Dog>(id, Some(2)).await.unwrap();
         assert_eq!(snapshot_versions(&app, id).await, [2]);
@@ -92,7 +92,7 @@ async fn pythons_snapshot_cases() {
 async fn snapshots_need_snapshotting_on() {
     let app = Application::builder("Kennel").isolated().build().await.unwrap();
     let mut dog = Dog::register("Fido".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
     let error = app.take_snapshot::<Dog>(dog.id(), None).await.unwrap_err();
     assert!(error.to_string().contains("IS_SNAPSHOTTING_ENABLED"), "{error}");
 }
@@ -106,17 +106,17 @@ async fn interval_snapshots() {
         }
         let app = builder.build().await.unwrap();
         let mut dog = Dog::register("Fido".into());
-        app.save(&mut [&mut dog]).await.unwrap();
+        app.save(&mut dog).await.unwrap();
         for trick in 0..11 {
             dog.add_trick(format!("trick-{trick}"));
-            app.save(&mut [&mut dog]).await.unwrap();
+            app.save(&mut dog).await.unwrap();
         }
         assert_eq!(snapshot_versions(&app, dog.id()).await, [5, 10]);
         // A save that passes a multiple snapshots the state after the whole save.
         for trick in 11..16 {
             dog.add_trick(format!("trick-{trick}"));
         }
-        app.save(&mut [&mut dog]).await.unwrap();
+        app.save(&mut dog).await.unwrap();
         assert_eq!(snapshot_versions(&app, dog.id()).await, [5, 10, 17]);
         let loaded = app.repository().get::<Dog>(dog.id()).await.unwrap();
         assert_eq!(loaded.tricks.len(), 16);
@@ -135,10 +135,10 @@ async fn long_aggregates_load_from_a_snapshot_in_two_requests() {
     for trick in 0..9_999 {
         dog.add_trick(format!("trick number {trick:05}"));
         if dog.pending_events().len() == 50 {
-            app.save(&mut [&mut dog]).await.unwrap();
+            app.save(&mut dog).await.unwrap();
         }
     }
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
     assert_eq!(dog.version(), 10_000);
     let id = dog.id();
 
@@ -190,12 +190,12 @@ async fn cache_hits_cost_no_reads() {
         )
         .await;
         let mut dog = Dog::register("Fido".into());
-        app.save(&mut [&mut dog]).await.unwrap();
+        app.save(&mut dog).await.unwrap();
         let before = requests(&app);
         for trick in 0..10 {
             let mut dog = app.repository().get::<Dog>(dog.id()).await.unwrap();
             dog.add_trick(format!("trick-{trick}"));
-            app.save(&mut [&mut dog]).await.unwrap();
+            app.save(&mut dog).await.unwrap();
         }
         if let (Some(before), Some(after)) = (before, requests(&app)) {
             assert_eq!(after - before, 10, "one write request per command, no reads");
@@ -224,7 +224,7 @@ async fn cache_fast_forwards_and_never_overwrites_newer_events() {
                 .unwrap();
         let other = share(&[]).await.unwrap();
         let mut dog = Dog::register("Fido".into());
-        cached.save(&mut [&mut dog]).await.unwrap();
+        cached.save(&mut dog).await.unwrap();
         let id = dog.id();
         // Both caches hold version 1.
         assert_eq!(cached.repository().get::<Dog>(id).await.unwrap().version(), 1);
@@ -232,14 +232,14 @@ async fn cache_fast_forwards_and_never_overwrites_newer_events() {
         // Another writer moves the dog on.
         let mut elsewhere = other.repository().get::<Dog>(id).await.unwrap();
         elsewhere.add_trick("sit".into());
-        other.save(&mut [&mut elsewhere]).await.unwrap();
+        other.save(&mut elsewhere).await.unwrap();
         // Fast-forward (the default) sees it.
         assert_eq!(cached.repository().get::<Dog>(id).await.unwrap().tricks, ["sit"]);
         // Without fast-forward the cached copy is stale, but its save cannot overwrite.
         let mut old = stale.repository().get::<Dog>(id).await.unwrap();
         assert_eq!(old.version(), 1);
         old.add_trick("beg".into());
-        assert!(stale.save(&mut [&mut old]).await.unwrap_err().is_conflict());
+        assert!(stale.save(&mut old).await.unwrap_err().is_conflict());
         // The conflict evicted the stale copy; the retry helper gets the command through.
         stale.update::<Dog, _>(id, |dog| dog.add_trick("beg".into())).await.unwrap();
         let stored = other.repository().get::<Dog>(id).await.unwrap();
@@ -262,13 +262,13 @@ async fn a_snapshot_too_large_to_store_does_not_fail_the_save() {
     let mut dog = Dog::register("Heavy".into());
     dog.add_trick("a".repeat(250_000));
     dog.add_trick("b".repeat(250_000));
-    let ids = app.save(&mut [&mut dog]).await.unwrap();
+    let ids = app.save(&mut dog).await.unwrap();
     assert_eq!(ids.len(), 3);
     assert!(dog.pending_events().is_empty(), "the committed events are no longer pending");
     assert_eq!(snapshot_versions(&app, dog.id()).await, Vec::<u64>::new());
 
     dog.add_trick("sit".into());
-    app.save(&mut [&mut dog]).await.unwrap();
+    app.save(&mut dog).await.unwrap();
     let loaded = app.repository().get::<Dog>(dog.id()).await.unwrap();
     assert_eq!((loaded.version(), loaded.tricks.len()), (4, 3));
 }

@@ -64,22 +64,20 @@ struct CountEveryTrick {
     delay: Duration,
 }
 
-#[eventsourcing_dynamodb::async_trait]
 impl Policy for CountEveryTrick {
-    async fn process(&self, notified: &Notified, processing: &mut Processing<'_>) -> Result<()> {
+    async fn process(&self, notified: &Notified, processing: &mut Processing) -> Result<()> {
         self.runs.fetch_add(1, Ordering::SeqCst);
         let Some(event) = notified.event::<Dog>() else { return Ok(()) };
         let DogEvent::TrickAdded { trick } = &event.payload else { return Ok(()) };
-        let mut tally =
-            match processing.app().repository().get::<Tally>(Tally::create_id(trick)).await {
-                Ok(tally) => tally,
-                Err(Error::AggregateNotFound { .. }) => Tally::start(trick.clone()),
-                Err(error) => return Err(error),
-            };
+        let repository = processing.app().repository();
+        let mut tally = repository
+            .find::<Tally>(Tally::create_id(trick))
+            .await?
+            .unwrap_or_else(|| Tally::start(trick.clone()));
         tally.see();
         // Between policy and write: where a crash hurts most.
         tokio::time::sleep(self.delay).await;
-        processing.collect(&mut [&mut tally])?;
+        processing.collect(&mut tally)?;
         Ok(())
     }
 }
@@ -157,7 +155,7 @@ async fn concurrent_saves(store: &Store, separate_clients: bool, saves: u64) {
                     for trick in 1..events {
                         dog.add_trick(format!("t{trick}"));
                     }
-                    let ids = match app.save(&mut [&mut dog]).await {
+                    let ids = match app.save(&mut dog).await {
                         Ok(ids) => ids,
                         Err(Error::Persistence(PersistenceError::Operational {
                             message, ..
@@ -232,7 +230,7 @@ async fn upstream_with_tricks(
             dog.add_trick(trick.clone());
             *expected.entry(trick).or_insert(0) += 1;
         }
-        school.save(&mut [&mut dog]).await.unwrap();
+        school.save(&mut dog).await.unwrap();
     }
     (school, expected)
 }
@@ -397,13 +395,13 @@ async fn runners_follow_and_catch_up() {
         let runner = system.start(Duration::from_millis(20));
         let mut dog = Dog::register("Fido".into());
         dog.add_trick("sit".into());
-        school.save(&mut [&mut dog]).await.unwrap();
+        school.save(&mut dog).await.unwrap();
         wait_for(&counter, "TrainingSchool", 2).await;
         runner.stop().await.unwrap();
 
         // Events saved while no runner runs are processed after a restart.
         dog.add_trick("sit".into());
-        school.save(&mut [&mut dog]).await.unwrap();
+        school.save(&mut dog).await.unwrap();
         let runner = system.start(Duration::from_millis(20));
         wait_for(&counter, "TrainingSchool", 3).await;
         runner.stop().await.unwrap();

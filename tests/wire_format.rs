@@ -367,7 +367,7 @@ async fn typed_fields_recorded_in_rust_match_python() {
     }
 
     // And they load back through an application.
-    app.save(&mut [&mut account, &mut clock]).await.unwrap();
+    app.save((&mut account, &mut clock)).await.unwrap();
     let loaded = app.repository().get::<Account>(account.id()).await.unwrap();
     assert_eq!(loaded.balance, account.balance);
     assert_eq!(loaded.deposits, account.deposits);
@@ -550,7 +550,7 @@ async fn non_finite_floats_are_refused_and_nothing_is_stored() {
     let app = Application::builder("Weather").isolated().build().await.unwrap();
     let mut thermometer = Thermometer::install(Uuid::new_v4());
     thermometer.read(21.5, vec![20.0]);
-    app.save(&mut [&mut thermometer]).await.unwrap();
+    app.save(&mut thermometer).await.unwrap();
     let id = thermometer.id();
 
     for (celsius, earlier, shown) in [
@@ -560,7 +560,7 @@ async fn non_finite_floats_are_refused_and_nothing_is_stored() {
     ] {
         let mut stale = app.repository().get::<Thermometer>(id).await.unwrap();
         stale.read(celsius, earlier);
-        let error = app.save(&mut [&mut stale]).await.unwrap_err();
+        let error = app.save(&mut stale).await.unwrap_err();
         let Error::Encode(encode) = &error else { panic!("not an encoding error: {error:?}") };
         assert_eq!((encode.originator_id, encode.originator_version), (id, 3), "{error}");
         assert!(encode.topic.ends_with("Thermometer.Read"), "{error}");
@@ -585,7 +585,7 @@ async fn snapshot_state_uses_pythons_forms() {
     let serial = Uuid::new_v4();
     let mut thermometer = Thermometer::install(serial);
     thermometer.read(-3.25, vec![1e300]);
-    app.save(&mut [&mut thermometer]).await.unwrap();
+    app.save(&mut thermometer).await.unwrap();
     app.take_snapshot::<Thermometer>(thermometer.id(), None).await.unwrap();
     let snapshots = app.recorders().snapshots.select_events(thermometer.id(), Default::default());
     let snapshot = snapshots.await.unwrap().pop().expect("a snapshot");

@@ -74,7 +74,22 @@ impl DynamoConfig {
                 expected: "a table name".to_owned(),
             });
         }
-        let endpoint_url = env.get("DYNAMO_ENDPOINT_URL").filter(|url| !url.trim().is_empty());
+        let endpoint_url = match env.setting("DYNAMO_ENDPOINT_URL") {
+            Some(setting) if !setting.value.trim().is_empty() => {
+                let url = setting.value.trim();
+                if !has_scheme(url) {
+                    return Err(ConfigError::Invalid {
+                        expected: format!(
+                            "a URL with its scheme, e.g. http://{url} (or https:// for TLS)"
+                        ),
+                        variable: setting.variable,
+                        value: setting.value,
+                    });
+                }
+                Some(url.to_owned())
+            }
+            _ => None,
+        };
         let operation_timeout = match env.get_i64("DYNAMO_TIMEOUT_SECONDS")? {
             Some(seconds) if seconds > 0 => Duration::from_secs(seconds as u64),
             Some(seconds) => {
@@ -181,6 +196,12 @@ fn has_any(variables: &[&str]) -> bool {
     variables.iter().any(|v| std::env::var_os(v).is_some())
 }
 
+/// Whether a URL starts with `http://` or `https://` (the SDK needs one).
+fn has_scheme(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
 /// Whether an endpoint URL points at this machine.
 fn is_loopback(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -204,6 +225,19 @@ mod tests {
         assert!(is_loopback("http://[::1]:8000"));
         assert!(!is_loopback("https://dynamodb.eu-west-1.amazonaws.com"));
         assert!(!is_loopback("http://10.0.0.5:8000"));
+    }
+
+    #[test]
+    fn an_endpoint_without_scheme_names_the_variable_and_the_fix() {
+        let values = [("DYNAMO_TABLE", "t"), ("APP_DYNAMO_ENDPOINT_URL", "localhost:8000")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let error =
+            DynamoConfig::from_env(&Environment::isolated("App", values)).unwrap_err().to_string();
+        assert!(error.contains("APP_DYNAMO_ENDPOINT_URL"), "{error}");
+        assert!(error.contains("http://localhost:8000"), "{error}");
+        assert!(has_scheme("HTTPS://x") && has_scheme("http://x") && !has_scheme("x:80"));
     }
 
     #[test]

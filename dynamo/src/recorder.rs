@@ -19,6 +19,8 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+mod identity;
+
 /// The events of one table, with its notification log and tracking records.
 ///
 /// A save is one conditional write request: a `PutItem` for a single item, otherwise one

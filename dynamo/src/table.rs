@@ -84,12 +84,28 @@ fn check_schema(
     if ok {
         return Ok(());
     }
+    let describe = |kind: &str, name: Option<&str>| match name {
+        Some(name) => format!("{kind} key {name} ({})", type_name(type_of(name).as_ref())),
+        None => format!("no {kind} key"),
+    };
     Err(PersistenceError::Programming(format!(
-        "table {table} has the wrong key schema (hash key {hash:?} {:?}, range key {range:?} {:?}): {}",
-        hash.as_deref().and_then(type_of),
-        range.as_deref().and_then(type_of),
-        create_table_hint(table)
+        "table {table} has the wrong key schema: it has {} and {}, but events need hash key \
+         {HASH_KEY} (string) and range key {RANGE_KEY} (number). The keys of an existing table \
+         cannot be changed: set DYNAMO_TABLE to another table that has these keys, or to a new \
+         name (CREATE_TABLE=true creates a missing table)",
+        describe("hash", hash.as_deref()),
+        describe("range", range.as_deref()),
     )))
+}
+
+/// A key attribute type in words.
+fn type_name(kind: Option<&ScalarAttributeType>) -> &'static str {
+    match kind {
+        Some(ScalarAttributeType::S) => "string",
+        Some(ScalarAttributeType::N) => "number",
+        Some(ScalarAttributeType::B) => "binary",
+        _ => "of unknown type",
+    }
 }
 
 async fn create_table(client: &Client, table: &str) -> Result<(), PersistenceError> {

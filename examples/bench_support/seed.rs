@@ -8,7 +8,6 @@
 
 use crate::bench_support::{flag, Dog, DogCommands};
 use eventsourcing_dynamodb::prelude::*;
-use std::ops::Deref;
 use std::time::Instant;
 
 pub struct TrainingSchool(Application);
@@ -16,14 +15,14 @@ pub struct TrainingSchool(Application);
 impl TrainingSchool {
     pub async fn register(&self, name: &str) -> Result<()> {
         let mut dog = Dog::register(name.to_string());
-        self.save(&mut [&mut dog]).await?;
+        self.save(&mut dog).await?;
         Ok(())
     }
 
     pub async fn add_trick(&self, name: &str, trick: &str) -> Result<()> {
         let mut dog = self.repository().get::<Dog>(Dog::create_id(name)).await?;
         dog.add_trick(trick.to_string());
-        self.save(&mut [&mut dog]).await?;
+        self.save(&mut dog).await?;
         Ok(())
     }
 
@@ -33,10 +32,8 @@ impl TrainingSchool {
     }
 }
 
-impl Deref for TrainingSchool {
-    type Target = Application;
-
-    fn deref(&self) -> &Application {
+impl AsApplication for TrainingSchool {
+    fn application(&self) -> &Application {
         &self.0
     }
 }
@@ -56,7 +53,7 @@ pub async fn run() -> Result<()> {
         }
     }
     let school = TrainingSchool(builder.build().await?);
-    let requests_before = school.recorders().events.request_count();
+    let requests_before = school.application().recorders().events.request_count();
     let started = Instant::now();
     for name in &names {
         school.register(name).await?;
@@ -76,11 +73,11 @@ pub async fn run() -> Result<()> {
     // A sequenced log writes its pages after the saves: wait for them, so that the requests
     // and capacity metered include the log's share.
     let synced = Instant::now();
-    school.recorders().events.sync_log().await?;
-    let end = school.notification_log().max_notification_id().await.unwrap_or(0);
+    school.application().recorders().events.sync_log().await?;
+    let end = school.application().notification_log().max_notification_id().await.unwrap_or(0);
     println!("log_end={end} log_sync_seconds={:.3}", synced.elapsed().as_secs_f64());
     if let (Some(before), Some(after)) =
-        (requests_before, school.recorders().events.request_count())
+        (requests_before, school.application().recorders().events.request_count())
     {
         let requests = after - before;
         println!(

@@ -4,6 +4,8 @@
 //! or a typed error, never a panic, and that what it accepts it writes back faithfully.
 //! A failed check panics, which libFuzzer reports as a crash.
 
+#![forbid(unsafe_code)]
+
 use eventsourcing_dynamodb::domain::upcast::{
     append_class_version, decode_state as decode_versioned, trailing_class_version, upcast_object,
     StateObject, CLASS_VERSION_KEY,

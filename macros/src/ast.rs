@@ -30,6 +30,9 @@ pub struct AggregateImpl {
 pub struct EventMethod {
     pub attr: Attribute,
     pub args: EventArgs,
+    /// A mistake in the `#[event(...)]` arguments (or a second `#[event]`): reported, and
+    /// the method becomes a stub so that its uses add no errors of their own.
+    pub attr_error: Option<syn::Error>,
     pub func: ImplItemFn,
     pub receiver: Receiver,
     pub params: Vec<Param>,
@@ -53,6 +56,8 @@ pub struct Param {
     pub ty: Type,
     /// A pattern other than a plain identifier, which an event field cannot have.
     pub bad_pattern: Option<TokenStream>,
+    /// `#[transcode]` (`Some(true)`) or `#[transcode(off)]` (`Some(false)`) on the argument.
+    pub transcode: Option<bool>,
 }
 
 /// What an `#[event]` method's body returns.
@@ -109,13 +114,20 @@ impl AggregateImpl {
                     match position {
                         Some(index) => {
                             let attr = func.attrs.remove(index);
-                            if let Some(extra) = func.attrs.iter().find(|a| is_event_attribute(a)) {
-                                return Err(syn::Error::new_spanned(
-                                    extra,
+                            let extra = func.attrs.iter().position(is_event_attribute).map(|at| {
+                                syn::Error::new_spanned(
+                                    func.attrs.remove(at),
                                     "a method can record only one event: remove this second #[event]",
-                                ));
+                                )
+                            });
+                            let mut event = EventMethod::from_syn(attr, func, &self_ident);
+                            if let Some(extra) = extra {
+                                match &mut event.attr_error {
+                                    Some(error) => error.combine(extra),
+                                    None => event.attr_error = Some(extra),
+                                }
                             }
-                            events.push(EventMethod::from_syn(attr, func, &self_ident)?);
+                            events.push(event);
                         }
                         None if takes_mut_self(&func) => commands.push(func),
                         None => others.push(ImplItem::Fn(func)),
@@ -135,9 +147,38 @@ fn takes_mut_self(func: &ImplItemFn) -> bool {
     )
 }
 
+impl Param {
+    /// Whether the argument is stored in Python's JSON forms: as `#[transcode]` says, else
+    /// by its type's name ([`types::is_python_transcoded`]).
+    pub fn transcoded(&self) -> bool {
+        self.transcode.unwrap_or_else(|| types::is_python_transcoded(&self.ty))
+    }
+}
+
 impl EventMethod {
-    fn from_syn(attr: Attribute, func: ImplItemFn, self_ident: &Ident) -> syn::Result<Self> {
-        let args = EventArgs::from_attribute(&attr)?;
+    fn from_syn(attr: Attribute, mut func: ImplItemFn, self_ident: &Ident) -> Self {
+        let (args, mut attr_error) = match EventArgs::from_attribute(&attr) {
+            Ok(args) => (args, None),
+            Err(error) => (EventArgs::default(), Some(error)),
+        };
+        // `#[transcode]` is read here and removed, so that the generated methods do not
+        // carry it.
+        let mut transcodes = Vec::new();
+        for input in func.sig.inputs.iter_mut() {
+            if let FnArg::Typed(typed) = input {
+                match crate::attr::take_transcode(&mut typed.attrs) {
+                    Ok(transcode) => transcodes.push(transcode),
+                    Err(error) => {
+                        transcodes.push(None);
+                        match &mut attr_error {
+                            Some(existing) => existing.combine(error),
+                            None => attr_error = Some(error),
+                        }
+                    }
+                }
+            }
+        }
+        let mut transcodes = transcodes.into_iter();
         let mut receiver = Receiver::None;
         let mut params = Vec::new();
         for input in &func.sig.inputs {
@@ -158,7 +199,8 @@ impl EventMethod {
                             (Ident::new("__invalid", other.span()), Some(other.to_token_stream()))
                         }
                     };
-                    params.push(Param { ident, ty: (*typed.ty).clone(), bad_pattern });
+                    let transcode = transcodes.next().flatten();
+                    params.push(Param { ident, ty: (*typed.ty).clone(), bad_pattern, transcode });
                 }
             }
         }
@@ -175,7 +217,7 @@ impl EventMethod {
                 _ => Output::Other((**ty).clone()),
             },
         };
-        Ok(EventMethod { attr, args, func, receiver, params, output })
+        EventMethod { attr, args, attr_error, func, receiver, params, output }
     }
 
     /// Whether this is the constructor, which records the "created" event.

@@ -61,6 +61,7 @@ impl Versioning {
 }
 
 /// Arguments of `#[event("Name", topic = "...", aliases = [...], version = N, upcast = [...])]`.
+#[derive(Default)]
 pub struct EventArgs {
     /// The event's name; `None` for a bare `#[event]`.
     pub name: Option<LitStr>,
@@ -79,6 +80,20 @@ enum Arg {
     Crate(Path),
     Version(LitInt),
     Upcast(Vec<Path>),
+}
+
+impl Arg {
+    /// The argument's name, for "given twice" errors.
+    fn key(&self) -> &'static str {
+        match self {
+            Arg::Positional(_) => "name",
+            Arg::Topic(_) => "topic",
+            Arg::Aliases(_) => "aliases",
+            Arg::Crate(_) => "crate",
+            Arg::Version(_) => "version",
+            Arg::Upcast(_) => "upcast",
+        }
+    }
 }
 
 impl Parse for Arg {
@@ -123,12 +138,22 @@ impl Parse for Arg {
 }
 
 /// The arguments, each with its tokens as written (for errors that cover the whole argument).
+/// An argument given twice is an error (not "the last one wins").
 fn parse_args(input: ParseStream) -> syn::Result<Vec<(TokenStream, Arg)>> {
-    let mut args = Vec::new();
+    let mut args: Vec<(TokenStream, Arg)> = Vec::new();
     while !input.is_empty() {
         let begin = input.cursor();
-        let arg = input.parse()?;
-        args.push((tokens_between(begin, input.cursor()), arg));
+        let arg: Arg = input.parse()?;
+        let tokens = tokens_between(begin, input.cursor());
+        let key = arg.key();
+        // Two names are reported where they are read ("the event name must come first").
+        if key != "name" && args.iter().any(|(_, earlier)| earlier.key() == key) {
+            return Err(syn::Error::new_spanned(
+                tokens,
+                format!("`{key}` is given twice: give each argument once"),
+            ));
+        }
+        args.push((tokens, arg));
         if input.is_empty() {
             break;
         }
@@ -174,12 +199,7 @@ impl Parse for AggregateArgs {
 impl EventArgs {
     /// Parses the arguments of one `#[event]` attribute (bare, or with a list).
     pub fn from_attribute(attr: &Attribute) -> syn::Result<Self> {
-        let mut out = EventArgs {
-            name: None,
-            topic: None,
-            aliases: Vec::new(),
-            versioning: Versioning::default(),
-        };
+        let mut out = EventArgs::default();
         if matches!(attr.meta, syn::Meta::Path(_)) {
             return Ok(out);
         }
@@ -208,4 +228,25 @@ impl EventArgs {
 /// Whether `attr` is `#[event]` or `#[event(...)]` (also through a path ending in `event`).
 pub fn is_event_attribute(attr: &Attribute) -> bool {
     attr.path().segments.last().is_some_and(|segment| segment.ident == "event")
+}
+
+/// Takes the `#[transcode]` / `#[transcode(off)]` attribute out of `attrs`: `Some(true)` to
+/// store the value in Python's JSON forms whatever its type's name, `Some(false)` to store
+/// it by its own `Serialize`, `None` to go by the type's name.
+pub fn take_transcode(attrs: &mut Vec<Attribute>) -> syn::Result<Option<bool>> {
+    let Some(index) = attrs.iter().position(|attr| attr.path().is_ident("transcode")) else {
+        return Ok(None);
+    };
+    let attr = attrs.remove(index);
+    if let Some(again) = attrs.iter().find(|attr| attr.path().is_ident("transcode")) {
+        return Err(syn::Error::new_spanned(again, "`#[transcode]` is given twice: give it once"));
+    }
+    match &attr.meta {
+        syn::Meta::Path(_) => Ok(Some(true)),
+        syn::Meta::List(list) if list.tokens.to_string() == "off" => Ok(Some(false)),
+        _ => Err(syn::Error::new_spanned(
+            attr,
+            "expected #[transcode] (Python's JSON forms whatever the type's name) or #[transcode(off)] (the type's own Serialize)",
+        )),
+    }
 }

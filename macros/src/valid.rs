@@ -38,27 +38,45 @@ impl Errors {
     }
 }
 
+/// What validating an impl block found.
+pub struct Checked {
+    /// Every mistake found, combined; `None` when there is none.
+    pub error: Option<syn::Error>,
+    /// Whether the impl block itself is unusable (a trait impl, generics): then nothing but
+    /// the error is emitted.
+    pub fatal: bool,
+    /// By event index: whether that event has a mistake, so that it is generated as a stub
+    /// (its methods exist, so its uses add no errors; they are never run).
+    pub invalid: Vec<bool>,
+}
+
 /// Validates the whole impl block, reporting every mistake found.
-pub fn check(aggregate: &AggregateImpl) -> syn::Result<()> {
+pub fn check(aggregate: &AggregateImpl) -> Checked {
     let mut errors = Errors(None);
     let item = &aggregate.item;
+    let mut fatal = false;
     if let Some((_, path, _)) = &item.trait_ {
+        fatal = true;
         errors.push_spanned(
             path,
             "#[aggregate] goes on the aggregate's own impl block (`impl Dog`), not on a trait impl",
         );
     }
     if !item.generics.params.is_empty() {
+        fatal = true;
         errors.push_spanned(&item.generics, GENERIC_AGGREGATE);
     } else if let Some(arguments) = self_type_arguments(&item.self_ty) {
+        fatal = true;
         errors.push_spanned(arguments, GENERIC_AGGREGATE);
     }
+    let mut invalid = Vec::with_capacity(aggregate.events.len());
     let mut names: HashMap<String, &EventMethod> = HashMap::new();
     for event in &aggregate.events {
-        check_event(event, &mut errors);
+        let mut own = Errors(event.attr_error.clone());
+        check_event(event, &mut own);
         let name = event.event_name();
         if let Some(first) = names.get(&name) {
-            errors.push(
+            own.push(
                 event.name_span(),
                 format!(
                     "duplicate event name `{name}`: `{}` already records it",
@@ -67,6 +85,10 @@ pub fn check(aggregate: &AggregateImpl) -> syn::Result<()> {
             );
         } else {
             names.insert(name, event);
+        }
+        invalid.push(own.0.is_some());
+        if let Some(error) = own.0 {
+            errors.add(error);
         }
     }
     for command in &aggregate.commands {
@@ -78,10 +100,7 @@ pub fn check(aggregate: &AggregateImpl) -> syn::Result<()> {
             "an aggregate needs a constructor: add a fn without `self` that returns `Self`, marked #[event(\"Name\")] (e.g. #[event(\"Registered\")] fn register(name: String) -> Self)",
         );
     }
-    match errors.0 {
-        Some(error) => Err(error),
-        None => Ok(()),
-    }
+    Checked { error: errors.0, fatal, invalid }
 }
 
 /// The `<...>` of `impl Dog<...>`, if any.

@@ -84,6 +84,30 @@ impl Environment {
         value.filter(|value| !value.is_empty())
     }
 
+    /// The variables set (non-empty) whose names start with `stem`, plain or with this
+    /// application's prefix, sorted: e.g. `["DYNAMO_TABLE", "TRAININGSCHOOL_DYNAMO_TABLE"]`.
+    pub fn variables_starting_with(&self, stem: &str) -> Vec<String> {
+        let prefixed = format!("{}_{stem}", self.prefix);
+        let wanted = |name: &str| name.starts_with(stem) || name.starts_with(&prefixed);
+        let mut found: Vec<String> = self
+            .overrides
+            .iter()
+            .filter(|(name, value)| wanted(name) && !value.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        if self.read_process {
+            found.extend(
+                std::env::vars_os()
+                    .filter_map(|(name, value)| Some((name.into_string().ok()?, value)))
+                    .filter(|(name, value)| wanted(name) && !value.is_empty())
+                    .map(|(name, _)| name),
+            );
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
     /// The value of `key`: `<APPNAME>_<KEY>` if set, else `<KEY>`.
     pub fn setting(&self, key: &str) -> Option<Setting> {
         let prefixed = format!("{}_{key}", self.prefix);

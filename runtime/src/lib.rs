@@ -4,6 +4,7 @@
 //!
 //! Applications use it through the `eventsourcing_dynamodb` crate.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod application;
 pub mod domain;
@@ -14,21 +15,24 @@ pub mod system;
 pub mod transcoding;
 
 pub use application::{
-    Application, ApplicationBuilder, NotificationLog, Pending, Repository, RetryPolicy,
+    Application, ApplicationBuilder, AsApplication, CommandOutcome, NotificationLog, Pending,
+    Repository, RetryPolicy, Saveable,
 };
 pub use domain::{Aggregate, AggregateState, DomainEvent, Event, Root};
 pub use environment::{ConfigError, Environment};
-pub use error::{Error, Result};
+pub use error::{Error, Result, UpdateError};
 pub use persistence::{PersistenceError, StoredEvent};
 pub use system::{Notified, Policy, ProcessApplication, Processing, System};
 
 /// What generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::domain::upcast;
     pub use crate::domain::{
         default_topic, Aggregate, AggregateState, Event, EventField, EventTopicSpec, EventTopics,
         Rejected, Root,
     };
+    pub use crate::persistence::DecodeProblem;
     pub use crate::system::EventDecoder;
     pub use crate::transcoding as py;
     pub use inventory;

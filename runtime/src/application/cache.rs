@@ -3,7 +3,7 @@
 use crate::domain::{Aggregate, Root};
 use lru::LruCache;
 use std::any::Any;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 /// A cached aggregate of any type.
@@ -14,8 +14,8 @@ pub trait Cached: Any + Send + Sync {
     fn cached_version(&self) -> u64;
     /// For downcasting to `Root<A>`.
     fn as_any(&self) -> &dyn Any;
-    /// For downcasting to `Root<A>`, mutably.
-    fn as_any_mut(&mut self) -> &mut dyn Any;
+    /// For downcasting to `Root<A>`, shared.
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
 impl<A: Aggregate> Cached for Root<A> {
@@ -31,7 +31,7 @@ impl<A: Aggregate> Cached for Root<A> {
         self
     }
 
-    fn as_any_mut(&mut self) -> &mut dyn Any {
+    fn into_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
 }
@@ -39,7 +39,9 @@ impl<A: Aggregate> Cached for Root<A> {
 /// Latest versions of recently used aggregates, by id. Entries are only a starting point:
 /// saves are still conditional, so a stale entry can never overwrite newer events.
 pub struct AggregateCache {
-    entries: Mutex<LruCache<Uuid, Box<dyn Cached>>>,
+    /// Shared entries, so that copying one for a caller, and dropping one, happen outside
+    /// the lock.
+    entries: Mutex<LruCache<Uuid, Arc<dyn Cached>>>,
     /// Bring a hit up to date with newer stored events before returning it.
     pub fastforward: bool,
 }
@@ -62,52 +64,88 @@ impl AggregateCache {
         AggregateCache { entries: Mutex::new(entries), fastforward }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Uuid, Box<dyn Cached>>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The entries. No user code runs under this lock: event bodies run on an entry taken
+    /// out, states are cloned from a shared entry and dropped after the lock is released.
+    /// Should it be poisoned all the same, everything cached is forgotten rather than
+    /// trusted.
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<Uuid, Arc<dyn Cached>>> {
+        match self.entries.lock() {
+            Ok(entries) => entries,
+            Err(poisoned) => {
+                let mut entries = poisoned.into_inner();
+                entries.clear();
+                self.entries.clear_poison();
+                entries
+            }
+        }
     }
 
     /// A copy of the cached aggregate, if it is there and of type `A`.
     pub fn get<A: Aggregate>(&self, id: Uuid) -> Option<Root<A>> {
-        self.lock().get(&id).and_then(|entry| entry.as_any().downcast_ref::<Root<A>>()).cloned()
+        let entry = self.lock().get(&id).cloned()?;
+        let copy = entry.as_any().downcast_ref::<Root<A>>().cloned();
+        copy
     }
 
     /// Remembers an aggregate without pending events, unless a newer version is cached.
     pub fn put(&self, entry: Box<dyn Cached>) {
-        let mut entries = self.lock();
+        self.put_shared(Arc::from(entry));
+    }
+
+    fn put_shared(&self, entry: Arc<dyn Cached>) {
         let id = entry.cached_id();
-        if entries
-            .peek(&id)
-            .is_some_and(|existing| existing.cached_version() > entry.cached_version())
-        {
-            return;
-        }
-        entries.put(id, entry);
+        // Whatever leaves the cache here (this entry, the one it replaces, the least
+        // recently used one) is dropped after the lock is released.
+        let _displaced = {
+            let mut entries = self.lock();
+            match entries.peek(&id) {
+                Some(existing) if existing.cached_version() > entry.cached_version() => {
+                    Some((id, entry))
+                }
+                _ => entries.push(id, entry),
+            }
+        };
     }
 
     /// Records that `root`'s pending events were saved. When the cache holds the version
     /// they follow, they are applied to it (cheaper than copying a large aggregate);
     /// otherwise a copy of `root` without pending events replaces the entry.
+    ///
+    /// The event bodies run outside the lock, on the entry taken out of the cache: if one
+    /// panics, the entry stays out (evicted), so no half-applied aggregate is ever served,
+    /// and the panic is logged rather than failing the save that committed the events.
     pub fn saved<A: Aggregate>(&self, root: &Root<A>) {
-        let mut entries = self.lock();
         let first = root.pending_events().first().map(|event| event.originator_version);
-        if let Some(cached) = entries
-            .get_mut(&root.id())
-            .and_then(|entry| entry.as_any_mut().downcast_mut::<Root<A>>())
-        {
-            if first == Some(cached.version() + 1) {
+        let taken = self.lock().pop(&root.id());
+        // The entry itself when no caller is copying it just now; otherwise a fresh copy.
+        let owned = taken
+            .and_then(|entry| entry.into_any_arc().downcast::<Root<A>>().ok())
+            .and_then(|entry| Arc::try_unwrap(entry).ok());
+        let entry = match owned {
+            Some(mut cached) if first == Some(cached.version() + 1) => {
                 // The bodies already ran on the same state in `root`, so they apply again.
-                let applied =
-                    root.pending_events().iter().all(|event| cached.replay(event.clone()).is_ok());
-                if applied && cached.version() == root.version() {
-                    return;
+                let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    root.pending_events().iter().all(|event| cached.replay(event.clone()).is_ok())
+                }));
+                match applied {
+                    Ok(true) if cached.version() == root.version() => cached,
+                    Ok(_) => root.without_pending(),
+                    Err(_) => {
+                        tracing::warn!(
+                            aggregate = %root.id(),
+                            "an event body panicked applying saved events to the cached copy; evicted"
+                        );
+                        return;
+                    }
                 }
             }
-        }
-        entries.put(root.id(), Box::new(root.without_pending()));
+            _ => root.without_pending(),
+        };
+        self.put_shared(Arc::new(entry));
     }
 
     /// Forgets an aggregate (after a conflict showed the cached copy is stale).
     pub fn evict(&self, id: Uuid) {
-        self.lock().pop(&id);
+        let _evicted = self.lock().pop(&id);
     }
 }

@@ -12,11 +12,12 @@ pub use repository::Repository;
 
 use crate::domain::{Aggregate, AggregateState, Root};
 use crate::environment::Environment;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UpdateError};
 use crate::persistence::{
     open_recorders, EncodeError, Mapper, PersistenceError, Recorders, StoredEvent,
 };
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -92,6 +93,162 @@ impl<A: Aggregate> Pending for Root<A> {
 
     fn saved_entry(&self) -> Box<dyn Cached> {
         Box::new(self.without_pending())
+    }
+}
+
+/// A snapshot due after a save: the aggregate, its version, and the encoded snapshot.
+type DueSnapshot = (Uuid, u64, Result<StoredEvent>);
+
+/// What [`Application::save`] (and [`crate::system::Processing::collect`]) take: one
+/// `&mut Root<A>`, a `&mut dyn Pending`, a tuple of up to eight of these (of different
+/// aggregate types), or an array, slice or `Vec` of one kind. Sealed.
+pub trait Saveable: Send + sealed::Sealed {
+    /// Appends the aggregates to `out`.
+    fn pending_into<'s>(&'s mut self, out: &mut Vec<&'s mut dyn Pending>);
+}
+
+impl<A: Aggregate> sealed::Sealed for &mut Root<A> {}
+impl<A: Aggregate> Saveable for &mut Root<A> {
+    fn pending_into<'s>(&'s mut self, out: &mut Vec<&'s mut dyn Pending>) {
+        out.push(&mut **self);
+    }
+}
+
+impl sealed::Sealed for &mut dyn Pending {}
+impl Saveable for &mut dyn Pending {
+    fn pending_into<'s>(&'s mut self, out: &mut Vec<&'s mut dyn Pending>) {
+        out.push(&mut **self);
+    }
+}
+
+impl<T: Saveable> sealed::Sealed for &mut [T] {}
+impl<T: Saveable> Saveable for &mut [T] {
+    fn pending_into<'s>(&'s mut self, out: &mut Vec<&'s mut dyn Pending>) {
+        for item in self.iter_mut() {
+            item.pending_into(out);
+        }
+    }
+}
+
+impl<T: Saveable, const N: usize> sealed::Sealed for &mut [T; N] {}
+impl<T: Saveable, const N: usize> Saveable for &mut [T; N] {
+    fn pending_into<'s>(&'s mut self, out: &mut Vec<&'s mut dyn Pending>) {
+        for item in self.iter_mut() {
+            item.pending_into(out);
+        }
+    }
+}
+
+impl<T: Saveable> sealed::Sealed for &mut Vec<T> {}
+impl<T: Saveable> Saveable for &mut Vec<T> {
+    fn pending_into<'s>(&'s mut self, out: &mut Vec<&'s mut dyn Pending>) {
+        for item in self.iter_mut() {
+            item.pending_into(out);
+        }
+    }
+}
+
+impl<T: Saveable> sealed::Sealed for Vec<T> {}
+impl<T: Saveable> Saveable for Vec<T> {
+    fn pending_into<'s>(&'s mut self, out: &mut Vec<&'s mut dyn Pending>) {
+        for item in self.iter_mut() {
+            item.pending_into(out);
+        }
+    }
+}
+
+macro_rules! saveable_tuples {
+    ($(($($name:ident $index:tt),+))+) => {$(
+        impl<$($name: Saveable),+> sealed::Sealed for ($($name,)+) {}
+        impl<$($name: Saveable),+> Saveable for ($($name,)+) {
+            fn pending_into<'s>(&'s mut self, out: &mut Vec<&'s mut dyn Pending>) {
+                $(self.$index.pending_into(out);)+
+            }
+        }
+    )+};
+}
+
+saveable_tuples! {
+    (A 0)
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+    (A 0, B 1, C 2, D 3)
+    (A 0, B 1, C 2, D 3, E 4)
+    (A 0, B 1, C 2, D 3, E 4, F 5)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7)
+}
+
+/// Gives your own application type the application's methods, in place of a Python
+/// `Application` subclass: implement [`application`](AsApplication::application) (one
+/// line), and `self.save(&mut dog)`, `self.repository()` and the rest work on it.
+///
+/// ```
+/// # use eventsourcing_runtime::{Application, AsApplication};
+/// pub struct TrainingSchool(Application);
+///
+/// impl AsApplication for TrainingSchool {
+///     fn application(&self) -> &Application {
+///         &self.0
+///     }
+/// }
+/// ```
+pub trait AsApplication: Send + Sync {
+    /// The application inside.
+    fn application(&self) -> &Application;
+
+    /// [`Application::save`]: saves the pending events of `aggregates` in one atomic write.
+    fn save(&self, aggregates: impl Saveable) -> impl Future<Output = Result<Vec<u64>>> + Send {
+        self.application().save(aggregates)
+    }
+
+    /// [`Application::repository`]: loads aggregates.
+    fn repository(&self) -> &Repository {
+        self.application().repository()
+    }
+
+    /// [`Application::notification_log`]: everything this application recorded, in order.
+    fn notification_log(&self) -> &NotificationLog {
+        self.application().notification_log()
+    }
+
+    /// [`Application::update`]: runs a command with retries on conflict, saving on `Ok`.
+    fn update<A, O>(
+        &self,
+        id: Uuid,
+        command: impl FnMut(&mut Root<A>) -> O + Send,
+    ) -> impl Future<Output = Result<O::Value, UpdateError<O::Error>>> + Send
+    where
+        A: Aggregate,
+        O: CommandOutcome + Send,
+        O::Value: Send,
+        O::Error: Send,
+    {
+        self.application().update(id, command)
+    }
+}
+
+impl AsApplication for Application {
+    fn application(&self) -> &Application {
+        self
+    }
+}
+
+impl<T: AsApplication + ?Sized> AsApplication for Arc<T> {
+    fn application(&self) -> &Application {
+        (**self).application()
+    }
+}
+
+impl<T: AsApplication + ?Sized> AsApplication for &T {
+    fn application(&self) -> &Application {
+        (**self).application()
+    }
+}
+
+impl<P: Send + Sync> AsApplication for crate::system::ProcessApplication<P> {
+    fn application(&self) -> &Application {
+        self.as_ref()
     }
 }
 
@@ -281,11 +438,23 @@ impl Application {
         &self.mapper
     }
 
-    /// Saves the pending events of all `aggregates` in one atomic write and returns their
+    /// Saves the pending events of `aggregates` in one atomic write and returns their
     /// notification ids, when the store gives them at once (in memory, and DynamoDB's
-    /// transactional log; a sequenced log gives them later, and the list is empty). If any event conflicts with a stored one, nothing is written, the
-    /// error names the aggregate and version, and the aggregates keep their pending events.
-    pub async fn save(&self, aggregates: &mut [&mut dyn Pending]) -> Result<Vec<u64>> {
+    /// transactional log; a sequenced log gives them later, and the list is empty): one aggregate (`app.save(&mut dog)`), a tuple of aggregates of any
+    /// types (`app.save((&mut dog, &mut owner))`), or a slice or array of them. If any event
+    /// conflicts with a stored one, nothing is written, the error names the aggregate and
+    /// version, and the aggregates keep their pending events.
+    ///
+    /// Once the events are committed the aggregates are marked saved (and cached) before
+    /// anything else is awaited, so dropping this future later (during an interval
+    /// snapshot) never leaves committed events pending.
+    pub async fn save(&self, mut aggregates: impl Saveable) -> Result<Vec<u64>> {
+        let mut pending = Vec::new();
+        aggregates.pending_into(&mut pending);
+        self.save_pending(&mut pending).await
+    }
+
+    async fn save_pending(&self, aggregates: &mut [&mut dyn Pending]) -> Result<Vec<u64>> {
         let mut events = Vec::new();
         for aggregate in aggregates.iter() {
             aggregate.encode_pending(&self.mapper, &mut events)?;
@@ -303,42 +472,57 @@ impl Application {
                 return Err(error.into());
             }
         };
-        self.after_save(aggregates).await;
+        // Committed means saved, whatever happens after: everything up to `mark_saved` is
+        // synchronous, so a caller that drops this future at the snapshot write below still
+        // finds its aggregates saved (and cached), and its next save does not conflict.
+        let snapshots = self.due_snapshots(aggregates);
+        if let Some(cache) = &self.cache {
+            for aggregate in aggregates.iter() {
+                aggregate.update_cache(cache);
+            }
+        }
         for aggregate in aggregates.iter_mut() {
             aggregate.mark_saved();
         }
         self.prompt_followers();
+        self.store_snapshots(snapshots).await;
         Ok(ids)
     }
 
-    /// Caches the saved aggregates and takes the snapshots that are due. The events are
-    /// committed by now, so nothing here may fail the save: a snapshot that cannot be
-    /// stored (too large for an item, the database unreachable) is only an optimisation
-    /// missed, logged as a warning; loading replays the events instead.
-    async fn after_save(&self, aggregates: &[&mut dyn Pending]) {
-        if let Some(cache) = &self.cache {
-            for aggregate in aggregates {
-                aggregate.update_cache(cache);
-            }
-        }
-        let Some(intervals) = &self.snapshotting else { return };
+    /// The snapshots due after saving `aggregates` (their versions passed a multiple of the
+    /// interval), encoded before the aggregates are marked saved.
+    fn due_snapshots(&self, aggregates: &[&mut dyn Pending]) -> Vec<DueSnapshot> {
+        let Some(intervals) = &self.snapshotting else { return Vec::new() };
+        let mut due = Vec::new();
         for aggregate in aggregates {
             let Some(&interval) = intervals.get(aggregate.aggregate_topic()) else { continue };
             let Some((first, last)) = aggregate.pending_versions() else { continue };
             if (first..=last).any(|version| version % interval == 0) {
-                let stored = match aggregate.encode_snapshot(&self.mapper) {
-                    Ok(snapshot) => self.insert_snapshot(snapshot).await,
-                    Err(error) => Err(error.into()),
-                };
-                if let Err(error) = stored {
-                    tracing::warn!(
-                        application = %self.name,
-                        aggregate = %aggregate.pending_id(),
-                        version = last,
-                        %error,
-                        "interval snapshot not stored; the save itself committed"
-                    );
-                }
+                let snapshot = aggregate.encode_snapshot(&self.mapper).map_err(Error::from);
+                due.push((aggregate.pending_id(), last, snapshot));
+            }
+        }
+        due
+    }
+
+    /// Stores the snapshots that are due. The events are committed by now, so nothing here
+    /// may fail the save: a snapshot that cannot be stored (too large for an item, the
+    /// database unreachable) is only an optimisation missed, logged as a warning; loading
+    /// replays the events instead.
+    async fn store_snapshots(&self, snapshots: Vec<DueSnapshot>) {
+        for (id, version, snapshot) in snapshots {
+            let stored = match snapshot {
+                Ok(snapshot) => self.insert_snapshot(snapshot).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = stored {
+                tracing::warn!(
+                    application = %self.name,
+                    aggregate = %id,
+                    version,
+                    %error,
+                    "interval snapshot not stored; the save itself committed"
+                );
             }
         }
     }
@@ -381,21 +565,42 @@ impl Application {
         Arc::clone(&self.prompts)
     }
 
-    /// Loads aggregate `id`, runs `command` on it and saves what it recorded. When another
-    /// writer saved first, reloads and runs `command` again, up to the [`RetryPolicy`]'s
-    /// attempts, pausing with jittered exponential backoff in between.
+    /// Loads aggregate `id`, runs `command` on it and saves what it recorded, if the command
+    /// succeeded. When another writer saved first, reloads and runs `command` again, up to
+    /// the [`RetryPolicy`]'s attempts, pausing with jittered exponential backoff in between.
     ///
+    /// `command` returns `Result<R, E>` (or `()` for a command that cannot fail). On `Err`
+    /// nothing is saved (the events it recorded are discarded) and the error comes back as
+    /// [`UpdateError::Command`], apart from load and save failures ([`UpdateError::Store`]).
     /// `command` may run more than once, so it should only record events on the aggregate.
     /// It never runs again for a save that committed: when a save's outcome is unknown
     /// ([`Error::is_outcome_unknown`]), the aggregate is reloaded to find out, and the
     /// command runs again only if its events are not stored.
-    pub async fn update<A, R>(
+    ///
+    /// ```
+    /// # use eventsourcing_runtime::{Aggregate, Application, Error, UpdateError, Uuid};
+    /// async fn demo<A: Aggregate>(app: &Application, id: Uuid) -> Result<(), Error> {
+    /// // A command that refuses: nothing is saved, and the refusal is told apart.
+    /// match app.update::<A, _>(id, |_aggregate| Err::<(), _>("too many tricks")).await {
+    ///     Ok(()) => {}
+    ///     Err(UpdateError::Command(refusal)) => println!("refused: {refusal}"),
+    ///     Err(UpdateError::Store(error)) => return Err(error),
+    /// }
+    /// // A command that cannot fail: `?` gives this crate's `Error`.
+    /// app.update::<A, _>(id, |_aggregate| ()).await?;
+    /// Ok(())
+    /// }
+    /// ```
+    ///
+    /// The crate documentation of `eventsourcing_dynamodb` shows it with a real aggregate.
+    pub async fn update<A, O>(
         &self,
         id: Uuid,
-        mut command: impl FnMut(&mut Root<A>) -> R,
-    ) -> Result<R>
+        mut command: impl FnMut(&mut Root<A>) -> O,
+    ) -> Result<O::Value, UpdateError<O::Error>>
     where
         A: Aggregate,
+        O: CommandOutcome,
     {
         let attempts = self.retry.attempts.max(1);
         let mut delay = self.retry.first_delay;
@@ -403,14 +608,16 @@ impl Application {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            // The command runs on a copy, so that a conflict leaves `latest` clean to catch up.
+            // The command runs on a copy, so that a conflict (or a refusal) leaves `latest`
+            // clean, and what a refused command recorded is dropped with the copy.
             let mut aggregate = latest.clone();
-            let outcome = command(&mut aggregate);
-            match self.save(&mut [&mut aggregate]).await {
-                Ok(_) => return Ok(outcome),
+            let value = command(&mut aggregate).into_result().map_err(UpdateError::Command)?;
+            match self.save(&mut aggregate).await {
+                Ok(_) => return Ok(value),
                 Err(Error::Persistence(error)) if error.is_conflict() => {
                     if attempt >= attempts {
-                        return Err(Error::RetriesExhausted { id, attempts: attempt, last: error });
+                        let error = Error::RetriesExhausted { id, attempts: attempt, last: error };
+                        return Err(error.into());
                     }
                     tracing::debug!(%id, attempt, "conflict; retrying command");
                     tokio::time::sleep(jitter(delay)).await;
@@ -419,15 +626,15 @@ impl Application {
                 }
                 Err(error) if error.is_outcome_unknown() => {
                     match self.stored_as_recorded(&aggregate).await {
-                        Some(true) => return Ok(outcome),
+                        Some(true) => return Ok(value),
                         Some(false) if attempt < attempts => {
                             tracing::debug!(%id, attempt, "save did not commit; retrying command");
                             self.repository.catch_up(&mut latest).await?;
                         }
-                        _ => return Err(error),
+                        _ => return Err(error.into()),
                     }
                 }
-                Err(error) => return Err(error),
+                Err(error) => return Err(error.into()),
             }
         }
     }
@@ -448,6 +655,42 @@ impl Application {
             Err(_) => None,
         }
     }
+}
+
+/// What an [`Application::update`] command returns: `Result<R, E>` (save on `Ok`, return
+/// `E` on `Err`), or `()` for a command that cannot fail. Sealed.
+pub trait CommandOutcome: sealed::Sealed {
+    /// What `update` returns on success.
+    type Value;
+    /// The command's error.
+    type Error;
+    /// The outcome as a `Result`.
+    fn into_result(self) -> Result<Self::Value, Self::Error>;
+}
+
+impl CommandOutcome for () {
+    type Value = ();
+    type Error = std::convert::Infallible;
+
+    fn into_result(self) -> Result<(), std::convert::Infallible> {
+        Ok(())
+    }
+}
+
+impl<R, E> CommandOutcome for Result<R, E> {
+    type Value = R;
+    type Error = E;
+
+    fn into_result(self) -> Result<R, E> {
+        self
+    }
+}
+
+mod sealed {
+    /// Keeps [`super::CommandOutcome`] and [`super::Saveable`] to this crate's implementations.
+    pub trait Sealed {}
+    impl Sealed for () {}
+    impl<R, E> Sealed for Result<R, E> {}
 }
 
 /// A random pause of up to `delay` ("full jitter"), so that racing writers spread out.

@@ -49,6 +49,17 @@ impl Repository {
         Ok(root)
     }
 
+    /// The aggregate with this id at its latest version, or `None` when there is none (as
+    /// [`Repository::get`], which says [`Error::AggregateNotFound`] instead): for
+    /// load-or-create, `repository.find::<A>(id).await?.unwrap_or_else(|| A::create(..))`.
+    pub async fn find<A: Aggregate>(&self, id: Uuid) -> Result<Option<Root<A>>> {
+        match self.get::<A>(id).await {
+            Ok(root) => Ok(Some(root)),
+            Err(Error::AggregateNotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The latest version from the store, bypassing the cache.
     pub async fn load_latest<A: Aggregate>(&self, id: Uuid) -> Result<Root<A>> {
         self.load(id, None).await

@@ -3,7 +3,8 @@
 
 use super::{
     check_batch, AggregateRecorder, ApplicationRecorder, EventQuery, Notification,
-    NotificationQuery, PersistenceError, ProcessRecorder, Recorders, StoredEvent, Tracking,
+    NotificationQuery, PersistenceError, ProcessRecorder, Recorders, StoreIdentity, StoredEvent,
+    Tracking,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap};
@@ -135,6 +136,14 @@ impl AggregateRecorder for InMemoryRecorder {
             true => range.rev().take(limit).collect(),
             false => range.take(limit).collect(),
         })
+    }
+}
+
+impl StoreIdentity for InMemoryRecorder {
+    /// `memory:<address>`: each in-memory store is its own log, and no two live stores share
+    /// an address.
+    fn store_identity(&self) -> Option<String> {
+        Some(format!("memory:{:p}", self))
     }
 }
 

@@ -101,9 +101,22 @@ pub trait AggregateRecorder: Send + Sync {
     }
 }
 
+/// Which notification log a recorder writes, so that a [`System`](crate::System) can refuse
+/// two applications that would share one (a follower would then see both applications'
+/// events as its upstream's).
+pub trait StoreIdentity {
+    /// An id of the notification log this recorder writes, equal for two recorders exactly
+    /// when they write the same log: e.g. `dynamodb:<region>/<table>`, or a per-instance id
+    /// for the in-memory store. `None` (the default) when the recorder keeps no log, or
+    /// cannot tell; such recorders are not checked.
+    fn store_identity(&self) -> Option<String> {
+        None
+    }
+}
+
 /// An aggregate recorder that also keeps the notification log.
 #[async_trait]
-pub trait ApplicationRecorder: AggregateRecorder {
+pub trait ApplicationRecorder: AggregateRecorder + StoreIdentity {
     /// Notifications in id order, as the query selects.
     async fn select_notifications(
         &self,

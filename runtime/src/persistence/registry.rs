@@ -47,6 +47,7 @@ inventory::submit! {
 pub async fn open_recorders(env: &Environment) -> Result<Recorders, ConfigError> {
     let Some(setting) = env.setting("PERSISTENCE_MODULE").filter(|s| !s.value.trim().is_empty())
     else {
+        warn_ignored_settings(env);
         return Ok(super::memory::recorders());
     };
     let wanted = setting.value.trim();
@@ -69,5 +70,49 @@ pub async fn open_recorders(env: &Environment) -> Result<Recorders, ConfigError>
                 registered,
             })
         }
+    }
+}
+
+/// The DynamoDB settings that are set although `PERSISTENCE_MODULE` is not, so the
+/// application keeps its data in memory and ignores them.
+fn ignored_settings(env: &Environment) -> Vec<String> {
+    env.variables_starting_with("DYNAMO_")
+}
+
+/// Warns (once per process) that DynamoDB settings are ignored because `PERSISTENCE_MODULE`
+/// is unset: data would silently stay in memory.
+fn warn_ignored_settings(env: &Environment) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let ignored = ignored_settings(env);
+    if ignored.is_empty() || WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    tracing::warn!(
+        variables = %ignored.join(", "),
+        "{} set but PERSISTENCE_MODULE is not: the application keeps its events in memory; \
+         set PERSISTENCE_MODULE=eventsourcing_dynamodb to use DynamoDB",
+        ignored.join(", ")
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn dynamo_settings_without_a_module_are_named() {
+        let values: HashMap<String, String> = [
+            ("DYNAMO_TABLE", "dogs"),
+            ("SCHOOL_DYNAMO_ENDPOINT_URL", "http://localhost:8000"),
+            ("OTHER_DYNAMO_TABLE", "ignored: another application's"),
+            ("DYNAMO_NOTIFICATION_LOG", ""),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let env = Environment::isolated("School", values);
+        assert_eq!(ignored_settings(&env), ["DYNAMO_TABLE", "SCHOOL_DYNAMO_ENDPOINT_URL"]);
+        assert!(ignored_settings(&Environment::isolated("School", HashMap::new())).is_empty());
     }
 }

@@ -13,6 +13,6 @@ mod decoders;
 mod process;
 mod runner;
 
-pub use decoders::{decode_any, EventDecoder, Notified};
+pub use decoders::{check_topics, decode_any, DuplicateTopic, EventDecoder, Notified};
 pub use process::{Policy, ProcessApplication, Processing};
-pub use runner::{System, SystemBuilder, TokioRunner};
+pub use runner::{OnFailure, Skipped, System, SystemBuilder, TokioRunner};

@@ -24,4 +24,11 @@ impl Dog {
     }
 }
 
-fn main() {}
+// The type is used as if it were right: the mistakes above are the only errors (the
+// methods exist, as stubs, so their uses add none).
+fn main() {
+    let mut dog = Dog::register("Fido".to_string(), Uuid::nil());
+    dog.add_trick("sit".to_string(), "now".to_string());
+    assert_eq!(dog.tricks, ["sit"]);
+    let _ = dog.version();
+}
