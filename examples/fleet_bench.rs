@@ -659,7 +659,24 @@ async fn run_one(options: &Options, target: &Target, processes: usize, log: Log)
         outcome.verified = "FAILED".to_owned();
     }
     drop(app);
+    // A local server keeps every table (and its stream) in memory and slows down as they
+    // pile up: the next run should not pay for this one.
+    delete_table(&target.direct, &table).await;
     outcome
+}
+
+async fn delete_table(endpoint: &str, table: &str) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    if let Err(error) = client.delete_table().table_name(table).send().await {
+        eprintln!(
+            "fleet_bench: could not delete table {table}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(error)
+        );
+    }
 }
 
 fn min_over_max(values: &[f64]) -> f64 {
@@ -870,7 +887,10 @@ async fn run() -> Result<bool, String> {
                 print_outcome(&outcome);
                 warmups_failed |= !outcome.failures.is_empty();
             }
-            for &processes in &options.processes {
+        }
+        // Settings interleaved, so that drift in the server's speed falls on all alike.
+        for &processes in &options.processes {
+            for &log in &options.logs {
                 let mut runs = Vec::with_capacity(options.repeat);
                 for run in 1..=options.repeat {
                     let outcome = run_one(&options, target, processes, log).await;
