@@ -141,7 +141,15 @@ impl DynamoConfig {
             .operation_attempt_timeout(self.operation_timeout.min(Duration::from_secs(10)))
             .operation_timeout(self.operation_timeout)
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+        // The SDK's standard retry backs off from 1 s, so each throttle or lost connection
+        // cost half a second; DynamoDB's requests take milliseconds, and the recorder retries
+        // on (with its own backoff) within DYNAMO_TIMEOUT_SECONDS anyway.
+        let retries = aws_config::retry::RetryConfig::standard()
+            .with_initial_backoff(Duration::from_millis(25))
+            .with_max_backoff(Duration::from_secs(2));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .retry_config(retries);
         if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
             if is_loopback(url) {
