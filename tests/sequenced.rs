@@ -177,50 +177,7 @@ async fn an_aggregates_events_are_logged_in_version_order() {
 async fn a_table_without_a_stream_is_a_clear_error() {
     let Some(endpoint) = dynamo_endpoint() else { return };
     let table = unique_table("no-stream");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .load()
-        .await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    client
-        .create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("originator_id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("originator_version")
-                .key_type(KeyType::Range)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("originator_id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("originator_version")
-                .attribute_type(ScalarAttributeType::N)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_python_table(&client(&endpoint).await, &table).await;
     let mut builder = Application::builder("Sequenced").isolated();
     for (key, value) in dynamo_env(&endpoint, &table) {
         builder = builder.env(key, value);
@@ -241,15 +198,6 @@ async fn app_with_lease(endpoint: &str, table: &str, lease: &str) -> Application
         .build()
         .await
         .unwrap()
-}
-
-async fn raw_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
 }
 
 /// Sets the lease item behind the sequencers' backs.
@@ -296,7 +244,7 @@ async fn a_deposed_sequencer_writes_no_page() {
     let mut dogs = Vec::new();
     register(&app, &mut dogs, 5).await;
     log_of(&app, 5).await;
-    let client = raw_client(&endpoint).await;
+    let client = client(&endpoint).await;
     set_lease(&client, &table, "another sequencer", epoch_millis() + 3_600_000).await;
     register(&app, &mut dogs, 5).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -455,7 +403,7 @@ async fn a_log_behind_a_trimmed_stream_is_completed_from_the_table() {
         .unwrap();
     register(&writer, &mut dogs, 4).await;
     // The last page's checkpoint now names a shard the stream does not list.
-    let client = raw_client(&endpoint).await;
+    let client = client(&endpoint).await;
     let last = client
         .query()
         .table_name(&table)
