@@ -24,9 +24,12 @@ mod table;
 
 pub use config::{DynamoConfig, NotificationLog};
 pub use errors::Unreachable;
+pub use items::{HASH_KEY, RANGE_KEY};
 pub use metrics::RequestCounter;
 pub use recorder::DynamoRecorder;
-pub use sequenced::{Progress as SequencerProgress, SequencerSettings};
+pub use sequenced::{
+    OnDemandSequencer, Progress as SequencerProgress, Sequenced, SequencerSettings,
+};
 
 use eventsourcing_runtime::environment::{ConfigError, Environment};
 use eventsourcing_runtime::persistence::{PersistenceError, PersistenceModule, Recorders};

@@ -68,6 +68,28 @@ impl DynamoRecorder {
     /// this process: it writes the log's pages while it holds the table's lease, and stops
     /// when the last clone of this recorder is dropped.
     pub async fn connect(config: DynamoConfig) -> Result<Self, PersistenceError> {
+        let run_sequencer = config.run_sequencer;
+        let (recorder, sequencer) = Self::open(config).await?;
+        if let (Some(parts), true) = (sequencer, run_sequencer) {
+            let application = Arc::downgrade(&recorder.inner);
+            let counter = parts.recorder.inner.requests.clone().unwrap_or_default();
+            let _ = parts.signals.requests.set(counter);
+            tokio::spawn(sequenced::run(
+                application,
+                parts.recorder,
+                parts.stream,
+                parts.settings,
+                parts.signals,
+            ));
+        }
+        Ok(recorder)
+    }
+
+    /// Connects as [`connect`](Self::connect) does, returning, with the sequenced log, what
+    /// a sequencer needs (not started).
+    pub(crate) async fn open(
+        config: DynamoConfig,
+    ) -> Result<(Self, Option<sequenced::Parts>), PersistenceError> {
         let requests = crate::metrics::RequestCounter::default();
         let client = config.client(&requests).await;
         table::ensure(&client, &config.table, config.create_table, config.operation_timeout)
@@ -92,7 +114,8 @@ impl DynamoRecorder {
             }
             _ => None,
         };
-        let (config_lease, run_sequencer) = (config.sequencer_lease, config.run_sequencer);
+        let settings =
+            SequencerSettings { lease: config.sequencer_lease, ..SequencerSettings::default() };
         let mut recorder = Self::build(
             client,
             config.table,
@@ -100,22 +123,14 @@ impl DynamoRecorder {
             config.operation_timeout,
             Some(requests),
         );
-        if let Some((stream, mut own)) = sequencer {
-            let signals = Arc::new(Signals::default());
-            for shared in [&mut recorder.inner, &mut own.inner] {
-                if let Some(shared) = Arc::get_mut(shared) {
-                    shared.sequenced = Some(Arc::clone(&signals));
-                }
-            }
-            if run_sequencer {
-                let application = Arc::downgrade(&recorder.inner);
-                let settings =
-                    SequencerSettings { lease: config_lease, ..SequencerSettings::default() };
-                let _ = signals.requests.set(own.inner.requests.clone().unwrap_or_default());
-                tokio::spawn(sequenced::run(application, own, stream, settings, signals));
+        let Some((stream, mut own)) = sequencer else { return Ok((recorder, None)) };
+        let signals = Arc::new(Signals::default());
+        for shared in [&mut recorder.inner, &mut own.inner] {
+            if let Some(shared) = Arc::get_mut(shared) {
+                shared.sequenced = Some(Arc::clone(&signals));
             }
         }
-        Ok(recorder)
+        Ok((recorder, Some(sequenced::Parts { recorder: own, stream, settings, signals })))
     }
 
     /// How far this process's sequencer has got (`None` without the sequenced log).
@@ -182,6 +197,16 @@ impl DynamoRecorder {
     /// The recorder of snapshots in the same table (partition `#snapshot#<uuid>`, no log).
     pub fn snapshots(&self) -> Self {
         DynamoRecorder { inner: Arc::clone(&self.inner), prefix: "#snapshot#", log: false }
+    }
+
+    /// What a task that must stop when this recorder is dropped watches.
+    pub(crate) fn shared_weak(&self) -> std::sync::Weak<Shared> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// The counter of this recorder's requests, when it counts them.
+    pub(crate) fn request_counter(&self) -> Option<crate::metrics::RequestCounter> {
+        self.inner.requests.clone()
     }
 
     /// The table's name.

@@ -113,6 +113,45 @@ pub async fn renew(
     }
 }
 
+/// Hands a lease back, so that another sequencer may take it at once, recording the
+/// progress made (which [`progress`] reports until the lease would have expired).
+/// `false` when it had been lost already.
+pub async fn release(
+    client: &Client,
+    table: &str,
+    lease: &Lease,
+    now: i64,
+    progress: &super::Progress,
+) -> Result<bool, PersistenceError> {
+    let [hash, range] = key();
+    let oldest = progress.oldest_waiting.unwrap_or(i64::MAX);
+    let result = client
+        .update_item()
+        .table_name(table)
+        .key(hash.0, hash.1)
+        .key(range.0, range.1)
+        // The owner stays, so that its progress is still read; an expired lease is free.
+        .update_expression("SET #expires = :expired, #horizon = :horizon, #oldest = :oldest")
+        .condition_expression("#owner = :me AND #epoch = :epoch")
+        .expression_attribute_names("#owner", "owner")
+        .expression_attribute_names("#epoch", "epoch")
+        .expression_attribute_names("#expires", "expires_at")
+        .expression_attribute_names("#horizon", "horizon")
+        .expression_attribute_names("#oldest", "oldest_waiting")
+        .expression_attribute_values(":me", AttributeValue::S(lease.owner.clone()))
+        .expression_attribute_values(":epoch", AttributeValue::N(lease.epoch.to_string()))
+        .expression_attribute_values(":expired", AttributeValue::N((now - 1).to_string()))
+        .expression_attribute_values(":horizon", AttributeValue::N(progress.horizon.to_string()))
+        .expression_attribute_values(":oldest", AttributeValue::N(oldest.to_string()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.as_service_error().is_some_and(failed_condition) => Ok(false),
+        Err(error) => Err(from_sdk(table, "UpdateItem (sequencer lease)", error)),
+    }
+}
+
 /// The check that fences a page write: the lease is still this owner's, at this epoch.
 pub fn fence(table: &str, lease: &Lease) -> Result<ConditionCheck, PersistenceError> {
     let [hash, range] = key();
@@ -129,11 +168,12 @@ pub fn fence(table: &str, lease: &Lease) -> Result<ConditionCheck, PersistenceEr
         .map_err(|e| PersistenceError::Programming(e.to_string()))
 }
 
-/// The progress the lease holder last recorded; `None` when no sequencer holds the lease.
+/// The progress the lease's last holder recorded (at its last renewal, or when it handed
+/// the lease back); `None` when no sequencer ever recorded any. It stays true after the
+/// lease expires: every event committed before its horizon had been consumed then.
 pub async fn progress(
     client: &Client,
     table: &str,
-    now: i64,
 ) -> Result<Option<super::Progress>, PersistenceError> {
     let [hash, range] = key();
     let output = client
@@ -148,12 +188,9 @@ pub async fn progress(
     let Some(item) = output.item else { return Ok(None) };
     let number =
         |name: &str| item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok());
-    match (number("expires_at"), number("horizon")) {
-        (Some(expires), Some(horizon)) if expires >= now => Ok(Some(super::Progress {
-            leading: false,
-            horizon,
-            oldest_waiting: number("oldest_waiting").filter(|t| *t != i64::MAX),
-        })),
-        _ => Ok(None),
-    }
+    Ok(number("horizon").map(|horizon| super::Progress {
+        leading: false,
+        horizon,
+        oldest_waiting: number("oldest_waiting").filter(|t| *t != i64::MAX),
+    }))
 }

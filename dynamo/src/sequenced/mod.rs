@@ -4,10 +4,12 @@
 //! is the I/O around them: the stream, the lease, page items, and reading pages back.
 
 mod lease;
+mod on_demand;
 mod pages;
 mod recovery;
 mod stream;
 
+pub use on_demand::{OnDemandSequencer, Sequenced};
 pub use pages::PAGES_PARTITION;
 
 use crate::attempt::{self, Attempt};
@@ -104,6 +106,16 @@ impl Progress {
     }
 }
 
+/// What a sequencer needs, made by [`DynamoRecorder::open`].
+pub(crate) struct Parts {
+    /// A recorder with clients of the sequencer's own (so that its requests are counted
+    /// apart from the application's).
+    pub recorder: DynamoRecorder,
+    pub stream: Stream,
+    pub settings: SequencerSettings,
+    pub signals: Arc<Signals>,
+}
+
 /// How often the sequencer lists the stream's shards when none has closed.
 const DESCRIBE_EVERY: Duration = Duration::from_secs(10);
 
@@ -136,9 +148,12 @@ pub(crate) async fn run(
     let owner = Uuid::new_v4().hyphenated().to_string();
     let mut pause = Duration::from_millis(100);
     loop {
-        match lead(&application, &recorder, &stream, &settings, &signals, &owner).await {
+        let term =
+            Term { recorder: &recorder, stream: &stream, settings: &settings, signals: &signals };
+        match term.lead(&application, &owner, None).await {
             Ok(Led::NotLeader) => pause = settings.lease / 3,
-            Ok(Led::Deposed) => pause = Duration::from_millis(100),
+            // A term without a target is never caught up: it carries on.
+            Ok(Led::Deposed | Led::CaughtUp(_)) => pause = Duration::from_millis(100),
             Ok(Led::Closed) => return,
             Err(error) => {
                 tracing::warn!(table = %stream.table, %error, "the sequencer starts again");
@@ -156,104 +171,122 @@ pub(crate) async fn run(
 enum Led {
     NotLeader,
     Deposed,
+    /// Every event committed before the term's target is in the log; the lease is held.
+    CaughtUp(Lease),
     /// The recorder was dropped: the process no longer needs its sequencer.
     Closed,
 }
 
-/// One term as the sequencer: returns when the lease is lost or not to be had.
-async fn lead(
-    application: &Weak<crate::recorder::Shared>,
-    recorder: &DynamoRecorder,
-    stream: &Stream,
-    settings: &SequencerSettings,
-    signals: &Signals,
-    owner: &str,
-) -> Result<Led, PersistenceError> {
-    // The task ends when the application's recorder is dropped (and its lease then expires
-    // for another process's sequencer to take).
-    let closed = || application.strong_count() == 0;
-    if closed() {
-        return Ok(Led::Closed);
-    }
-    let table = recorder.table().to_owned();
-    let client = recorder.client().clone();
-    let length = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
-    let Some(lease) = lease::acquire(&client, &table, owner, now_millis(), length).await? else {
-        return Ok(Led::NotLeader);
-    };
-    tracing::debug!(%table, epoch = lease.epoch, "sequencer took the lease");
-    let mut renewed = now_millis();
-    let mut sequencer = resume(recorder, &settings.config).await?;
-    let mut shards = Vec::new();
-    let mut described: Option<std::time::Instant> = None;
-    loop {
+/// What one term as the sequencer works with.
+struct Term<'a> {
+    recorder: &'a DynamoRecorder,
+    stream: &'a Stream,
+    settings: &'a SequencerSettings,
+    signals: &'a Signals,
+}
+
+impl Term<'_> {
+    /// One term as the sequencer: returns when the lease is lost or not to be had, or (with
+    /// `until`, epoch ms) once every event committed before `until` is in the log.
+    async fn lead(
+        &self,
+        application: &Weak<crate::recorder::Shared>,
+        owner: &str,
+        until: Option<i64>,
+    ) -> Result<Led, PersistenceError> {
+        let Term { recorder, stream, settings, signals } = *self;
+        // The task ends when the application's recorder is dropped (and its lease then expires
+        // for another process's sequencer to take).
+        let closed = || application.strong_count() == 0;
         if closed() {
             return Ok(Led::Closed);
         }
-        if now_millis() - renewed > length / 3 {
-            let progress = *signals.progress.borrow();
-            if !lease::renew(&client, &table, &lease, now_millis(), length, &progress).await? {
-                return Ok(Led::Deposed);
+        let table = recorder.table().to_owned();
+        let client = recorder.client().clone();
+        let length = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
+        let Some(lease) = lease::acquire(&client, &table, owner, now_millis(), length).await?
+        else {
+            return Ok(Led::NotLeader);
+        };
+        tracing::debug!(%table, epoch = lease.epoch, "sequencer took the lease");
+        let mut renewed = now_millis();
+        let mut sequencer = resume(recorder, &settings.config).await?;
+        let mut shards = Vec::new();
+        let mut described: Option<std::time::Instant> = None;
+        loop {
+            if closed() {
+                return Ok(Led::Closed);
             }
-            renewed = now_millis();
-        }
-        // The shards change rarely (splits, every few hours), and DescribeStream is limited
-        // to 10 calls a second per account: describe again after a while, or when a shard
-        // closed.
-        if described.is_none_or(|at| at.elapsed() >= DESCRIBE_EVERY) {
-            shards = stream.shards().await?;
-            described = Some(std::time::Instant::now());
-            if let Err(error) = sequencer.note_shards(&shards) {
-                let SequenceError::ShardTrimmed(_) = &error else {
-                    return Err(sequence_error(&table, error));
-                };
-                tracing::warn!(%table, %error, "sequencing what the log lacks from the table");
-                match recovery::recover(recorder, &lease, &settings.config, signals).await? {
-                    Some(recovered) => sequencer = recovered,
-                    None => return Ok(Led::Deposed),
+            if now_millis() - renewed > length / 3 {
+                let progress = *signals.progress.borrow();
+                if !lease::renew(&client, &table, &lease, now_millis(), length, &progress).await? {
+                    return Ok(Led::Deposed);
                 }
-                sequencer.note_shards(&shards).map_err(|e| sequence_error(&table, e))?;
+                renewed = now_millis();
             }
-        }
-        let mut read_any = false;
-        for id in sequencer.readable(&shards) {
-            let Some(info) = shards.iter().find(|s| s.id == id) else { continue };
-            let caught_up_to = now_millis() - STREAM_DELAY_MILLIS;
-            let (records, end) = match stream
-                .read(&id, sequencer.position(&id), caught_up_to)
-                .await?
-            {
-                stream::Read::Records(records, end) => (records, end),
-                stream::Read::Trimmed => {
-                    tracing::warn!(%table, shard = %id, "records were trimmed before they were read: sequencing what the log lacks from the table");
+            // The shards change rarely (splits, every few hours), and DescribeStream is limited
+            // to 10 calls a second per account: describe again after a while, or when a shard
+            // closed.
+            if described.is_none_or(|at| at.elapsed() >= DESCRIBE_EVERY) {
+                shards = stream.shards().await?;
+                described = Some(std::time::Instant::now());
+                if let Err(error) = sequencer.note_shards(&shards) {
+                    let SequenceError::ShardTrimmed(_) = &error else {
+                        return Err(sequence_error(&table, error));
+                    };
+                    tracing::warn!(%table, %error, "sequencing what the log lacks from the table");
                     match recovery::recover(recorder, &lease, &settings.config, signals).await? {
                         Some(recovered) => sequencer = recovered,
                         None => return Ok(Led::Deposed),
                     }
-                    described = None;
-                    break;
+                    sequencer.note_shards(&shards).map_err(|e| sequence_error(&table, e))?;
                 }
-            };
-            read_any |= !records.is_empty();
-            if end == eventsourcing_sequencer::ShardEnd::Closed {
-                described = None;
             }
-            sequencer.offer(info, records, end).map_err(|e| sequence_error(&table, e))?;
-        }
-        if !write_ready(recorder, &mut sequencer, &lease, signals).await? {
-            return Ok(Led::Deposed);
-        }
-        signals.progress.send_replace(Progress {
-            leading: true,
-            horizon: sequencer.horizon(),
-            oldest_waiting: sequencer.oldest_waiting(),
-        });
-        match read_any {
-            true => tokio::time::sleep(settings.linger).await,
-            false => tokio::select! {
-                _ = tokio::time::sleep(settings.poll) => {}
-                _ = signals.saved.notified() => {}
-            },
+            let mut read_any = false;
+            for id in sequencer.readable(&shards) {
+                let Some(info) = shards.iter().find(|s| s.id == id) else { continue };
+                let caught_up_to = now_millis() - STREAM_DELAY_MILLIS;
+                let (records, end) = match stream
+                    .read(&id, sequencer.position(&id), caught_up_to)
+                    .await?
+                {
+                    stream::Read::Records(records, end) => (records, end),
+                    stream::Read::Trimmed => {
+                        tracing::warn!(%table, shard = %id, "records were trimmed before they were read: sequencing what the log lacks from the table");
+                        match recovery::recover(recorder, &lease, &settings.config, signals).await?
+                        {
+                            Some(recovered) => sequencer = recovered,
+                            None => return Ok(Led::Deposed),
+                        }
+                        described = None;
+                        break;
+                    }
+                };
+                read_any |= !records.is_empty();
+                if end == eventsourcing_sequencer::ShardEnd::Closed {
+                    described = None;
+                }
+                sequencer.offer(info, records, end).map_err(|e| sequence_error(&table, e))?;
+            }
+            if !write_ready(recorder, &mut sequencer, &lease, signals).await? {
+                return Ok(Led::Deposed);
+            }
+            let progress = Progress {
+                leading: true,
+                horizon: sequencer.horizon(),
+                oldest_waiting: sequencer.oldest_waiting(),
+            };
+            signals.progress.send_replace(progress);
+            if until.is_some_and(|target| progress.covers(target)) {
+                return Ok(Led::CaughtUp(lease));
+            }
+            match read_any {
+                true => tokio::time::sleep(settings.linger).await,
+                false => tokio::select! {
+                    _ = tokio::time::sleep(settings.poll) => {}
+                    _ = signals.saved.notified() => {}
+                },
+            }
         }
     }
 }
@@ -514,7 +547,7 @@ pub(crate) async fn sync(
         let progress = *local.borrow_and_update();
         let progress = match progress.leading {
             true => Some(progress),
-            false => lease::progress(recorder.client(), recorder.table(), now_millis()).await?,
+            false => lease::progress(recorder.client(), recorder.table()).await?,
         };
         if progress.is_some_and(|p| p.covers(target)) {
             return Ok(());
