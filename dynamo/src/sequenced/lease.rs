@@ -85,42 +85,29 @@ pub async fn renew(
     length: i64,
     progress: &super::Progress,
 ) -> Result<bool, PersistenceError> {
-    let [hash, range] = key();
-    let oldest = progress.oldest_waiting.unwrap_or(i64::MAX);
-    let result = client
-        .update_item()
-        .table_name(table)
-        .key(hash.0, hash.1)
-        .key(range.0, range.1)
-        .update_expression("SET #expires = :expires, #horizon = :horizon, #oldest = :oldest")
-        .expression_attribute_names("#horizon", "horizon")
-        .expression_attribute_names("#oldest", "oldest_waiting")
-        .expression_attribute_values(":horizon", AttributeValue::N(progress.horizon.to_string()))
-        .expression_attribute_values(":oldest", AttributeValue::N(oldest.to_string()))
-        .condition_expression("#owner = :me AND #epoch = :epoch")
-        .expression_attribute_names("#owner", "owner")
-        .expression_attribute_names("#expires", "expires_at")
-        .expression_attribute_names("#epoch", "epoch")
-        .expression_attribute_values(":me", AttributeValue::S(lease.owner.clone()))
-        .expression_attribute_values(":epoch", AttributeValue::N(lease.epoch.to_string()))
-        .expression_attribute_values(":expires", AttributeValue::N((now + length).to_string()))
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(error) if error.as_service_error().is_some_and(failed_condition) => Ok(false),
-        Err(error) => Err(from_sdk(table, "UpdateItem (sequencer lease)", error)),
-    }
+    set_held(client, table, lease, now + length, progress).await
 }
 
 /// Hands a lease back, so that another sequencer may take it at once, recording the
-/// progress made (which [`progress`] reports until the lease would have expired).
-/// `false` when it had been lost already.
+/// progress made (which [`progress`] goes on reporting). `false` when it had been lost
+/// already.
 pub async fn release(
     client: &Client,
     table: &str,
     lease: &Lease,
     now: i64,
+    progress: &super::Progress,
+) -> Result<bool, PersistenceError> {
+    // The owner stays, so that a later call of the same owner retakes it like a renewal.
+    set_held(client, table, lease, now - 1, progress).await
+}
+
+/// Sets a held lease's expiry and recorded progress; `false` when it was not held.
+async fn set_held(
+    client: &Client,
+    table: &str,
+    lease: &Lease,
+    expires_at: i64,
     progress: &super::Progress,
 ) -> Result<bool, PersistenceError> {
     let [hash, range] = key();
@@ -130,8 +117,7 @@ pub async fn release(
         .table_name(table)
         .key(hash.0, hash.1)
         .key(range.0, range.1)
-        // The owner stays, so that its progress is still read; an expired lease is free.
-        .update_expression("SET #expires = :expired, #horizon = :horizon, #oldest = :oldest")
+        .update_expression("SET #expires = :expires, #horizon = :horizon, #oldest = :oldest")
         .condition_expression("#owner = :me AND #epoch = :epoch")
         .expression_attribute_names("#owner", "owner")
         .expression_attribute_names("#epoch", "epoch")
@@ -140,7 +126,7 @@ pub async fn release(
         .expression_attribute_names("#oldest", "oldest_waiting")
         .expression_attribute_values(":me", AttributeValue::S(lease.owner.clone()))
         .expression_attribute_values(":epoch", AttributeValue::N(lease.epoch.to_string()))
-        .expression_attribute_values(":expired", AttributeValue::N((now - 1).to_string()))
+        .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
         .expression_attribute_values(":horizon", AttributeValue::N(progress.horizon.to_string()))
         .expression_attribute_values(":oldest", AttributeValue::N(oldest.to_string()))
         .send()
