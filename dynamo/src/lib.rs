@@ -28,7 +28,8 @@ pub use items::{HASH_KEY, RANGE_KEY};
 pub use metrics::RequestCounter;
 pub use recorder::DynamoRecorder;
 pub use sequenced::{
-    OnDemandSequencer, Progress as SequencerProgress, Sequenced, SequencerSettings,
+    read_page as read_log_page, LogPage, LogPageEntry, OnDemandSequencer,
+    Progress as SequencerProgress, Sequenced, SequencerSettings, PAGES_PARTITION,
 };
 
 use eventsourcing_runtime::environment::{ConfigError, Environment};

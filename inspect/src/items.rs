@@ -14,14 +14,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// The hash key attribute.
-pub const HASH_KEY: &str = "originator_id";
-/// The range key attribute (version of an event, position of a log or tracking item).
-pub const RANGE_KEY: &str = "originator_version";
+pub use eventsourcing_dynamo::{HASH_KEY, PAGES_PARTITION, RANGE_KEY};
 /// The partition of the notification log.
 pub const LOG_PARTITION: &str = "#notifications";
-/// The partition of the sequenced notification log's pages (range key: first id).
-pub const PAGES_PARTITION: &str = "#pages";
 /// The partition of the sequenced log's lease.
 pub const LEASE_PARTITION: &str = "#sequencer";
 /// The prefix of every tracking partition, followed by the upstream application's name.
@@ -257,44 +252,20 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A page: `entries` is a list of maps `i` (S), `v` (N), `t` (S) and `s` (B, absent for
-    /// an event referenced by key), ids following the page's first id.
+    /// A page of the sequenced log, read as the DynamoDB store reads it.
     fn page(&self) -> Result<Vec<LogItem>, MalformedItem> {
-        let first = self.number(RANGE_KEY)?;
-        let Some(AttributeValue::L(entries)) = self.item.get("entries") else {
-            return Err(self.fail("attribute entries should be a list (L)".to_owned()));
-        };
-        let mut items = Vec::with_capacity(entries.len());
-        for (offset, entry) in entries.iter().enumerate() {
-            let bad = |what: &str| self.fail(format!("page entry {offset}: {what}"));
-            let AttributeValue::M(map) = entry else { return Err(bad("not a map")) };
-            let text = |name: &str| match map.get(name) {
-                Some(AttributeValue::S(s)) => Ok(s.clone()),
-                _ => Err(bad(&format!("{name} (S) is missing"))),
-            };
-            let originator_id = Uuid::parse_str(&text("i")?).map_err(|e| bad(&e.to_string()))?;
-            let originator_version = match map.get("v") {
-                Some(AttributeValue::N(n)) => {
-                    n.parse().map_err(|_| bad("v is not a whole number"))?
-                }
-                _ => return Err(bad("v (N) is missing")),
-            };
-            let (state, referenced) = match map.get("s") {
-                Some(AttributeValue::B(b)) => (b.as_ref().to_vec(), false),
-                None => (Vec::new(), true),
-                Some(_) => return Err(bad("s is not binary (B)")),
-            };
-            items.push(LogItem {
-                id: first + offset as u64,
-                originator_id,
-                originator_version,
-                topic: text("t")?,
-                state,
-                created_at: None,
-                referenced,
-            });
-        }
-        Ok(items)
+        let page = eventsourcing_dynamo::read_log_page(self.item).map_err(|e| self.fail(e))?;
+        let first = page.first_id;
+        let items = page.entries.into_iter().enumerate().map(|(offset, entry)| LogItem {
+            id: first + offset as u64,
+            originator_id: entry.originator_id,
+            originator_version: entry.originator_version,
+            topic: entry.topic,
+            referenced: entry.state.is_none(),
+            state: entry.state.unwrap_or_default(),
+            created_at: None,
+        });
+        Ok(items.collect())
     }
 }
 

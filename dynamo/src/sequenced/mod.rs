@@ -5,12 +5,13 @@
 
 mod lease;
 mod on_demand;
+mod packed;
 mod pages;
 mod recovery;
 mod stream;
 
 pub use on_demand::{OnDemandSequencer, Sequenced};
-pub use pages::PAGES_PARTITION;
+pub use pages::{read_page, Entry as LogPageEntry, StoredPage as LogPage, PAGES_PARTITION};
 
 use crate::attempt::{self, Attempt};
 use crate::items::{Item, HASH_KEY, RANGE_KEY};
@@ -21,7 +22,7 @@ use eventsourcing_runtime::persistence::{
 };
 use eventsourcing_sequencer::{Config, EventImage, Page, Predecessor, SequenceError, Sequencer};
 use lease::Lease;
-use pages::{read_page, StoredPage};
+use pages::StoredPage;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -38,10 +39,14 @@ pub struct SequencerSettings {
     /// How long the sequencer waits between polls of an idle stream (a save in this process
     /// wakes it at once).
     pub poll: Duration,
-    /// How long it waits after a read that found records before it reads again, so that a
-    /// busy table's events are gathered into fuller pages (fewer requests per event) at the
-    /// price of this much more lag.
+    /// How long it waits after a read that found records before it reads again, so that
+    /// reads return more records each (fewer requests per event).
     pub linger: Duration,
+    /// How long consumed events may wait to be written, so that pages are fuller: each
+    /// page write costs a transaction (the lease's check, and twice the page's size in
+    /// write units) whatever it holds. A full page is written at once, and so is
+    /// everything when a reader in this process waits for the log (`sync_log`).
+    pub batch: Duration,
     /// The decision logic's limits.
     pub config: Config,
 }
@@ -52,6 +57,7 @@ impl Default for SequencerSettings {
             lease: Duration::from_secs(10),
             poll: Duration::from_millis(200),
             linger: Duration::from_millis(50),
+            batch: Duration::from_millis(250),
             config: Config::default(),
         }
     }
@@ -68,6 +74,8 @@ pub struct Signals {
     pub progress: tokio::sync::watch::Sender<Progress>,
     /// The sequencer task's request counter, once it runs.
     pub requests: std::sync::OnceLock<crate::metrics::RequestCounter>,
+    /// Set by a reader waiting for the log: write what is consumed without batching.
+    pub flush: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Signals {
@@ -77,6 +85,7 @@ impl Default for Signals {
             paged: Notify::new(),
             progress: tokio::sync::watch::Sender::new(Progress::default()),
             requests: std::sync::OnceLock::new(),
+            flush: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -213,6 +222,8 @@ impl Term<'_> {
         let mut sequencer = resume(recorder, &settings.config).await?;
         let mut shards = Vec::new();
         let mut described: Option<std::time::Instant> = None;
+        // Since when events consumed from the stream have waited to be written.
+        let mut waiting_since: Option<std::time::Instant> = None;
         loop {
             if closed() {
                 return Ok(Led::Closed);
@@ -268,8 +279,19 @@ impl Term<'_> {
                 }
                 sequencer.offer(info, records, end).map_err(|e| sequence_error(&table, e))?;
             }
-            if !write_ready(recorder, &mut sequencer, &lease, signals).await? {
-                return Ok(Led::Deposed);
+            let waiting = sequencer.waiting();
+            let consumed_since = *waiting_since.get_or_insert_with(std::time::Instant::now);
+            let due = until.is_some()
+                || signals.flush.swap(false, std::sync::atomic::Ordering::AcqRel)
+                || waiting >= settings.config.max_entries
+                || consumed_since.elapsed() >= settings.batch;
+            if waiting == 0 {
+                waiting_since = None;
+            } else if due {
+                if !write_ready(recorder, &mut sequencer, &lease, signals).await? {
+                    return Ok(Led::Deposed);
+                }
+                waiting_since = None;
             }
             let progress = Progress {
                 leading: true,
@@ -280,10 +302,15 @@ impl Term<'_> {
             if until.is_some_and(|target| progress.covers(target)) {
                 return Ok(Led::CaughtUp(lease));
             }
+            // Idle, it polls; with events waiting to be written, no later than they are due.
+            let idle = match waiting_since {
+                Some(since) => settings.poll.min(settings.batch.saturating_sub(since.elapsed())),
+                None => settings.poll,
+            };
             match read_any {
-                true => tokio::time::sleep(settings.linger).await,
+                true => tokio::time::sleep(settings.linger.min(idle)).await,
                 false => tokio::select! {
-                    _ = tokio::time::sleep(settings.poll) => {}
+                    _ = tokio::time::sleep(idle) => {}
                     _ = signals.saved.notified() => {}
                 },
             }
@@ -543,6 +570,8 @@ pub(crate) async fn sync(
     let target = now_millis();
     let deadline = std::time::Instant::now() + timeout;
     let mut local = signals.progress.subscribe();
+    signals.flush.store(true, std::sync::atomic::Ordering::Release);
+    signals.saved.notify_one();
     loop {
         let progress = *local.borrow_and_update();
         let progress = match progress.leading {

@@ -1,10 +1,12 @@
 //! Log pages as items: partition `#pages`, range key = the page's first notification id.
 //!
-//! A page holds its entries (`entries`: a list of maps `i` (S, the aggregate), `v` (N), `t`
+//! A page holds its entries (`packed`: B, see [`super::packed`]; pages written before
+//! entries were packed have `entries`: a list of maps `i` (S, the aggregate), `v` (N), `t`
 //! (S, topic) and `s` (B, state; absent for an event too large to copy, which readers fetch
 //! by key)), the sequencer's checkpoint (`checkpoint`: JSON), when it was written
 //! (`written_at`, epoch ms) and by which lease (`owner`, `epoch`).
 
+use super::packed::{self, EntryRef};
 use crate::items::{Item, HASH_KEY, RANGE_KEY};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -20,20 +22,31 @@ pub const PAGES_PARTITION: &str = "#pages";
 /// fetched from the event's own item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The aggregate.
     pub originator_id: Uuid,
+    /// The aggregate's version after the event.
     pub originator_version: u64,
+    /// The event's topic.
     pub topic: String,
+    /// The event's stored state; `None` for an event too large to copy, whose state is
+    /// its own item's.
     pub state: Option<Vec<u8>>,
 }
 
 /// A page read back.
 #[derive(Debug, Clone)]
 pub struct StoredPage {
+    /// The notification id of the first entry (the page's range key).
     pub first_id: u64,
+    /// The entries, whose ids follow `first_id`.
     pub entries: Vec<Entry>,
+    /// Where the sequencer had got to when it wrote the page.
     pub checkpoint: Checkpoint,
+    /// When the page was written (epoch ms).
     pub written_at: i64,
+    /// The lease owner that wrote it.
     pub owner: String,
+    /// The lease epoch it was written under.
     pub epoch: u64,
 }
 
@@ -46,32 +59,24 @@ impl StoredPage {
 
 /// The item of a page written under lease `owner`/`epoch`.
 pub fn page_item(page: &Page, owner: &str, epoch: u64) -> Item {
-    let entries = page
-        .entries
-        .iter()
-        .map(|entry| {
-            let mut map = HashMap::new();
-            let (id, version, topic, state) = match entry {
-                PageEntry::Inline(e) => {
-                    (e.originator_id, e.originator_version, &e.topic, Some(&e.state))
-                }
-                PageEntry::Reference { originator_id, originator_version, topic } => {
-                    (*originator_id, *originator_version, topic, None)
-                }
-            };
-            map.insert("i".to_owned(), AttributeValue::S(id.hyphenated().to_string()));
-            map.insert("v".to_owned(), AttributeValue::N(version.to_string()));
-            map.insert("t".to_owned(), AttributeValue::S(topic.clone()));
-            if let Some(state) = state {
-                map.insert("s".to_owned(), AttributeValue::B(Blob::new(state.clone())));
-            }
-            AttributeValue::M(map)
-        })
-        .collect();
+    let entries = page.entries.iter().map(|entry| match entry {
+        PageEntry::Inline(e) => EntryRef {
+            originator_id: e.originator_id,
+            originator_version: e.originator_version,
+            topic: &e.topic,
+            state: Some(&e.state),
+        },
+        PageEntry::Reference { originator_id, originator_version, topic } => EntryRef {
+            originator_id: *originator_id,
+            originator_version: *originator_version,
+            topic,
+            state: None,
+        },
+    });
     HashMap::from([
         (HASH_KEY.to_owned(), AttributeValue::S(PAGES_PARTITION.to_owned())),
         (RANGE_KEY.to_owned(), AttributeValue::N(page.first_id.to_string())),
-        ("entries".to_owned(), AttributeValue::L(entries)),
+        (PACKED.to_owned(), AttributeValue::B(Blob::new(packed::pack(entries)))),
         ("checkpoint".to_owned(), AttributeValue::S(checkpoint_json(&page.checkpoint).to_string())),
         ("written_at".to_owned(), AttributeValue::N(page.written_at.to_string())),
         ("owner".to_owned(), AttributeValue::S(owner.to_owned())),
@@ -79,7 +84,9 @@ pub fn page_item(page: &Page, owner: &str, epoch: u64) -> Item {
     ])
 }
 
-/// Reads a page item; the error says what is wrong with it.
+const PACKED: &str = "packed";
+
+/// Reads a page item (`#pages`/<first id>); the error says what is wrong with it.
 pub fn read_page(item: &Item) -> Result<StoredPage, String> {
     let number = |name: &str| match item.get(name) {
         Some(AttributeValue::N(n)) => {
@@ -92,9 +99,24 @@ pub fn read_page(item: &Item) -> Result<StoredPage, String> {
         _ => Err(format!("{name} (S) is missing")),
     };
     let first_id = number(RANGE_KEY)?;
-    let Some(AttributeValue::L(list)) = item.get("entries") else {
-        return Err("entries (L) is missing".to_owned());
+    let entries = match (item.get(PACKED), item.get("entries")) {
+        (Some(AttributeValue::B(packed)), _) => packed::unpack(packed.as_ref())?,
+        (None, Some(AttributeValue::L(list))) => listed_entries(list)?,
+        _ => return Err("packed (B) is missing".to_owned()),
     };
+    let checkpoint = parse_checkpoint(text("checkpoint")?)?;
+    Ok(StoredPage {
+        first_id,
+        entries,
+        checkpoint,
+        written_at: number("written_at")? as i64,
+        owner: text("owner")?.to_owned(),
+        epoch: number("epoch")?,
+    })
+}
+
+/// The entries of a page written before entries were packed.
+fn listed_entries(list: &[AttributeValue]) -> Result<Vec<Entry>, String> {
     let mut entries = Vec::with_capacity(list.len());
     for (index, value) in list.iter().enumerate() {
         let AttributeValue::M(map) = value else {
@@ -125,15 +147,7 @@ pub fn read_page(item: &Item) -> Result<StoredPage, String> {
         };
         entries.push(Entry { originator_id, originator_version, topic, state });
     }
-    let checkpoint = parse_checkpoint(text("checkpoint")?)?;
-    Ok(StoredPage {
-        first_id,
-        entries,
-        checkpoint,
-        written_at: number("written_at")? as i64,
-        owner: text("owner")?.to_owned(),
-        epoch: number("epoch")?,
-    })
+    Ok(entries)
 }
 
 fn checkpoint_json(checkpoint: &Checkpoint) -> Value {
@@ -215,5 +229,39 @@ mod tests {
         assert_eq!(stored.entries[0].state.as_deref(), Some(&b"{}"[..]));
         assert_eq!(stored.entries[1].state, None);
         assert_eq!((stored.owner.as_str(), stored.epoch, stored.written_at), ("me", 4, 99));
+    }
+
+    #[test]
+    fn pages_written_before_entries_were_packed_are_read() {
+        let mut item = page_item(
+            &Page { first_id: 7, entries: vec![], checkpoint: Checkpoint::empty(), written_at: 1 },
+            "me",
+            1,
+        );
+        item.remove(PACKED);
+        let entry = |version: &str, state: Option<&[u8]>| {
+            let mut map = HashMap::from([
+                ("i".to_owned(), AttributeValue::S(Uuid::from_u128(3).hyphenated().to_string())),
+                ("v".to_owned(), AttributeValue::N(version.to_owned())),
+                ("t".to_owned(), AttributeValue::S("topic".to_owned())),
+            ]);
+            if let Some(state) = state {
+                map.insert("s".to_owned(), AttributeValue::B(Blob::new(state)));
+            }
+            AttributeValue::M(map)
+        };
+        item.insert(
+            "entries".to_owned(),
+            AttributeValue::L(vec![entry("1", Some(b"{}")), entry("2", None)]),
+        );
+        let stored = read_page(&item).unwrap();
+        assert_eq!((stored.first_id, stored.next_id()), (7, 9));
+        assert_eq!(stored.entries[0].state.as_deref(), Some(&b"{}"[..]));
+        assert_eq!(
+            (stored.entries[1].originator_version, stored.entries[1].state.as_ref()),
+            (2, None)
+        );
+        item.remove("entries");
+        assert_eq!(read_page(&item).unwrap_err(), "packed (B) is missing");
     }
 }
