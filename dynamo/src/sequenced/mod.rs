@@ -56,8 +56,8 @@ impl Default for SequencerSettings {
         SequencerSettings {
             lease: Duration::from_secs(10),
             poll: Duration::from_millis(200),
-            linger: Duration::from_millis(50),
-            batch: Duration::from_millis(250),
+            linger: Duration::from_millis(150),
+            batch: Duration::from_millis(200),
             config: Config::default(),
         }
     }
