@@ -5,4 +5,5 @@
 //! eventsourcing-benchmarks --example training_school_bench`), run and tabulated by
 //! `scripts/bench.sh` and `scripts/fleet.sh`; the criterion benches are in `benches/`
 //! (`cargo bench -p eventsourcing-benchmarks`). `bench/results.md` has the figures.
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
