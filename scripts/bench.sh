@@ -3,7 +3,8 @@
 # 9.3.5, in memory and on one local moto DynamoDB server, in one run on one machine; then
 # the scale figures (benchmarks/examples/scale_bench.rs, scripts/scale_python.py) in memory and on moto;
 # then the seed workload and the scale figures again on AWS's DynamoDB Local.
-# Writes the tables to bench/results.md (quoted in the README) and prints them.
+# Writes the tables into bench/results.md (between its markers; the rest of that page is
+# the reading of the figures) and prints them.
 #
 #   scripts/bench.sh                  # defaults below
 #   DOGS=1000 TRICKS=10 REPEAT=5 DYNAMO_DOGS=100 DYNAMO_TRICKS=10 SCALE_EVENTS=10000 scripts/bench.sh
@@ -203,5 +204,17 @@ mkdir -p bench
   scale_row "moto DynamoDB, Python" "$scale_python_dynamo"
   scale_row "DynamoDB Local, Rust" "$scale_ddbl"
   scale_row "DynamoDB Local, Python" "$scale_python_ddbl"
-} >bench/results.md
-cat bench/results.md
+} >target/bench-tables.md
+# Only the part between the markers is this run's; the page's text around it stays.
+begin='<!-- scripts/bench.sh replaces what is between these markers -->'
+end='<!-- end of scripts/bench.sh output -->'
+if grep -qF "$begin" bench/results.md && grep -qF "$end" bench/results.md; then
+  awk -v begin="$begin" -v end="$end" -v tables=target/bench-tables.md '
+    $0 == begin { print; while ((getline line < tables) > 0) print line; skipping = 1; next }
+    $0 == end { skipping = 0 }
+    !skipping { print }' bench/results.md >target/bench-results.md
+  mv target/bench-results.md bench/results.md
+else
+  { echo "$begin"; cat target/bench-tables.md; echo "$end"; } >bench/results.md
+fi
+cat target/bench-tables.md
