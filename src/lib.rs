@@ -1,6 +1,6 @@
 //! Event sourcing in Rust, in memory or on DynamoDB.
 //!
-//! This page is the guide: from the seed example through the DSL, applications,
+//! This page is the guide: from the TrainingSchool example through the DSL, applications,
 //! snapshots, the notification log, process applications and configuration to DynamoDB.
 //! Its chapters are `docs/guide/*.md` in the repository, and every example on it is a
 //! doctest. Given/when/then tests of domain code are in [`testing`].

@@ -138,6 +138,12 @@ fn a_history_that_does_not_replay_fails_the_test() {
     AggregateTest::<Dog>::given([trick("sit")]);
 }
 
+#[test]
+#[should_panic(expected = "starting with a created event")]
+fn an_empty_history_fails_the_test() {
+    AggregateTest::<Dog>::given([]);
+}
+
 /// Counts the tricks dogs learn; refuses a trick called "bite".
 #[aggregate]
 pub struct Tally {

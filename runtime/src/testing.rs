@@ -81,7 +81,12 @@ impl<A: Aggregate> AggregateTest<A> {
             payload,
         });
         match Root::<A>::from_events(events) {
-            Ok(history) => AggregateTest { history: history.or_else(|| panic_no_events::<A>()) },
+            Ok(Some(history)) => AggregateTest { history: Some(history) },
+            Ok(None) => panic!(
+                "`given` needs the events of aggregate `{}`, starting with a created event; \
+                 use `given_no_history` to test a constructor",
+                A::NAME
+            ),
             Err(rejected) => panic!(
                 "the given events of aggregate `{}` do not replay: {}",
                 A::NAME,
@@ -137,10 +142,6 @@ impl<A: Aggregate> AggregateTest<A> {
             Err(error) => Then { outcome: Err(error), recorded: Vec::new(), aggregate: None },
         }
     }
-}
-
-fn panic_no_events<A: Aggregate>() -> ! {
-    panic!("`given` needs the events of aggregate `{}`, starting with a created event", A::NAME)
 }
 
 /// What a command did in an [`AggregateTest`]: its outcome and the events it recorded.
