@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of the seed workload: this library (Rust) and Python eventsourcing
 # 9.3.5, in memory and on one local moto DynamoDB server, in one run on one machine; then
-# the scale figures (examples/scale_bench.rs, scripts/scale_python.py) in memory and on moto;
+# the scale figures (benchmarks/examples/scale_bench.rs, scripts/scale_python.py) in memory and on moto;
 # then the seed workload and the scale figures again on AWS's DynamoDB Local.
-# Writes the tables to bench/results.md (quoted in the README) and prints them.
+# Writes the tables into bench/results.md (between its markers; the rest of that page is
+# the reading of the figures) and prints them.
 #
 #   scripts/bench.sh                  # defaults below
 #   DOGS=1000 TRICKS=10 REPEAT=5 DYNAMO_DOGS=100 DYNAMO_TRICKS=10 SCALE_EVENTS=10000 scripts/bench.sh
@@ -19,8 +20,8 @@ dynamo_dogs="${DYNAMO_DOGS:-100}" dynamo_tricks="${DYNAMO_TRICKS:-10}"
 scale_events="${SCALE_EVENTS:-10000}"
 python="$(scripts/venv.sh)"
 "$python" scripts/capacity_meter.py >&2
-cargo build --quiet --release --example training_school_bench --example training_school_bench_malloc \
-  --example scale_bench
+cargo build --quiet --release -p eventsourcing-benchmarks --example training_school_bench \
+  --example training_school_bench_malloc --example scale_bench
 rust_bench="$root/target/release/examples/training_school_bench"
 malloc_bench="$root/target/release/examples/training_school_bench_malloc"
 scale_bench="$root/target/release/examples/scale_bench"
@@ -193,7 +194,7 @@ mkdir -p bench
   echo
   echo "DynamoDB Local rows: AWS's DynamoDB Local 1.25.1 (scripts/dynamodb_local.sh); its capacity figures are not trustworthy, so only Rust's own request count is shown."
   echo
-  echo "Scale (examples/scale_bench.rs; Python: scripts/scale_python.py): one $scale_events-event aggregate written 50 events per save, loaded by replaying every event and from a snapshot 10 events back, then the whole notification log read in sections of 1000. eventsourcing_dynamodb 0.1.0 has no notification log, and its snapshots share keys with events, so Python shows write and replay only."
+  echo "Scale (benchmarks/examples/scale_bench.rs; Python: scripts/scale_python.py): one $scale_events-event aggregate written 50 events per save, loaded by replaying every event and from a snapshot 10 events back, then the whole notification log read in sections of 1000. eventsourcing_dynamodb 0.1.0 has no notification log, and its snapshots share keys with events, so Python shows write and replay only."
   echo
   echo "| store | write | load by replay | load from snapshot | notification log read | notifications/s |"
   echo "|---|---|---|---|---|---|"
@@ -203,5 +204,17 @@ mkdir -p bench
   scale_row "moto DynamoDB, Python" "$scale_python_dynamo"
   scale_row "DynamoDB Local, Rust" "$scale_ddbl"
   scale_row "DynamoDB Local, Python" "$scale_python_ddbl"
-} >bench/results.md
-cat bench/results.md
+} >target/bench-tables.md
+# Only the part between the markers is this run's; the page's text around it stays.
+begin='<!-- scripts/bench.sh replaces what is between these markers -->'
+end='<!-- end of scripts/bench.sh output -->'
+if grep -qF "$begin" bench/results.md && grep -qF "$end" bench/results.md; then
+  awk -v begin="$begin" -v end="$end" -v tables=target/bench-tables.md '
+    $0 == begin { print; while ((getline line < tables) > 0) print line; skipping = 1; next }
+    $0 == end { skipping = 0 }
+    !skipping { print }' bench/results.md >target/bench-results.md
+  mv target/bench-results.md bench/results.md
+else
+  { echo "$begin"; cat target/bench-tables.md; echo "$end"; } >bench/results.md
+fi
+cat target/bench-tables.md

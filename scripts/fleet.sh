@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fleet benchmark, in one command: P OS processes saving their own aggregates against one
 # fresh table, for P in 1 2 4 8, the notification log on and off, on DynamoDB Local and moto,
-# then a verification of every table (examples/fleet_bench.rs, examples/fleet_worker.rs).
+# then a verification of every table (benchmarks/examples/fleet_bench.rs, benchmarks/examples/fleet_worker.rs).
 # Starts its servers (and the latency proxy) and stops them on exit. Writes bench/fleet.md.
 #
 # Usage: scripts/fleet.sh [--latency-ms L [--jitter-ms J]] [--rate FAULT=P ...]
@@ -44,7 +44,7 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGIO
 export AWS_EC2_METADATA_DISABLED=true
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-cargo build --release --example fleet_worker --example fleet_bench
+cargo build --release -p eventsourcing-benchmarks --example fleet_worker --example fleet_bench
 proxied=""
 if [ -n "$latency" ] || [ ${#rates[@]} -gt 0 ]; then
   proxied=yes

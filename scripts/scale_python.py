@@ -1,4 +1,4 @@
-"""The scale figures of examples/scale_bench.rs that the Python stack has, for scripts/bench.sh.
+"""The scale figures of benchmarks/examples/scale_bench.rs that the Python stack has, for scripts/bench.sh.
 
 Usage: scale_python.py --events N --loads L
 Persistence comes from the environment, as in the seed. Writes one aggregate of N events

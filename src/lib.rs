@@ -1,79 +1,31 @@
-//! Event sourcing in Rust in the style of Python's `eventsourcing`, on DynamoDB.
+//! Event sourcing in Rust, in memory or on DynamoDB.
 //!
-//! ```
-//! use eventsourcing_dynamodb::prelude::*;
+//! This page is the guide: from the TrainingSchool example through the DSL, applications,
+//! snapshots, the notification log, process applications and configuration to DynamoDB.
+//! Its chapters are `docs/guide/*.md` in the repository, and every example on it is a
+//! doctest. Given/when/then tests of domain code are in [`testing`].
 //!
-//! #[aggregate]
-//! pub struct Dog {
-//!     name: String,
-//!     tricks: Vec<String>,
-//! }
-//!
-//! #[aggregate]
-//! impl Dog {
-//!     #[event("Registered")]
-//!     pub fn register(name: String) -> Self {
-//!         Dog { name, tricks: Vec::new() }
-//!     }
-//!
-//!     #[event("TrickAdded")]
-//!     pub fn add_trick(&mut self, trick: String) {
-//!         self.tricks.push(trick);
-//!     }
-//!
-//!     /// A command that may refuse (after recording an event).
-//!     pub fn learn(&mut self, trick: &str) -> Result<(), TooMany> {
-//!         self.add_trick(trick.to_string());
-//!         match self.tricks.len() > 2 {
-//!             true => Err(TooMany),
-//!             false => Ok(()),
-//!         }
-//!     }
-//! }
-//!
-//! #[derive(Debug, PartialEq)]
-//! pub struct TooMany;
-//!
-//! impl std::fmt::Display for TooMany {
-//!     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-//!         f.write_str("a dog learns two tricks at most")
-//!     }
-//! }
-//!
-//! impl std::error::Error for TooMany {}
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<()> {
-//! let app = Application::builder("Kennel").isolated().build().await?;
-//! let mut dog = Dog::register("Fido".to_string());
-//! dog.add_trick("roll over".to_string());
-//! app.save(&mut dog).await?;
-//!
-//! let dog = app.repository().get::<Dog>(dog.id()).await?;
-//! assert_eq!(dog.tricks, ["roll over"]);
-//! assert_eq!(dog.version(), 2);
-//!
-//! // `update` saves only when the command returns `Ok`, and keeps its error apart from
-//! // the store's: no `.await??` (`?` makes the command's error an `Error::Command`).
-//! app.update::<Dog, _>(dog.id(), |dog| dog.learn("sit")).await?;
-//! match app.update::<Dog, _>(dog.id(), |dog| dog.learn("beg")).await {
-//!     Err(UpdateError::Command(TooMany)) => {} // nothing was saved
-//!     Err(UpdateError::Store(error)) => return Err(error),
-//!     Ok(()) => unreachable!("a third trick is refused"),
-//! }
-//! let dog = app.repository().get::<Dog>(dog.id()).await?;
-//! assert_eq!((dog.tricks.len(), dog.version()), (2, 3));
-//! # Ok(())
-//! # }
-//! ```
+#![doc = include_str!("../docs/guide/aggregates.md")]
+#![doc = include_str!("../docs/guide/applications.md")]
+#![doc = include_str!("../docs/guide/snapshots.md")]
+#![doc = include_str!("../docs/guide/notification-log.md")]
+#![doc = include_str!("../docs/guide/process-applications.md")]
+#![doc = include_str!("../docs/guide/configuration.md")]
+#![cfg_attr(feature = "dynamodb", doc = include_str!("../docs/guide/dynamodb.md"))]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub use eventsourcing_macros::{aggregate, event};
 pub use eventsourcing_runtime::*;
 
+/// The DynamoDB store: [`DynamoRecorder`](dynamodb::DynamoRecorder), its configuration
+/// ([`DynamoConfig`](dynamodb::DynamoConfig)) and [`DynamoStore`](dynamodb::DynamoStore) for
+/// a client of your own (feature `dynamodb`, on by default).
 #[cfg(feature = "dynamodb")]
+#[doc(inline)]
 pub use eventsourcing_dynamo as dynamodb;
+
+pub mod testing;
 
 /// Everything an application needs: `use eventsourcing_dynamodb::prelude::*;`.
 pub mod prelude {

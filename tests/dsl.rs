@@ -2,6 +2,7 @@
 
 use eventsourcing_dynamodb::persistence::{DecodeProblem, EventQuery};
 use eventsourcing_dynamodb::prelude::*;
+use eventsourcing_dynamodb::testing::AggregateTest;
 use eventsourcing_dynamodb::{Event, OffsetDateTime, PersistenceError, StoredEvent};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -341,46 +342,56 @@ async fn stored_gaps_are_replay_errors() {
     assert_eq!(app.repository().get_at::<Dog>(fido_id(), 2).await.unwrap().version(), 1);
 }
 
+fn fido_with(tricks: &[&str]) -> AggregateTest<Dog> {
+    let registered = DogEvent::Registered { name: "Fido".to_string() };
+    let added = tricks.iter().map(|trick| DogEvent::TrickAdded { trick: trick.to_string() });
+    AggregateTest::given(std::iter::once(registered).chain(added))
+}
+
+#[test]
+fn failing_bodies_record_nothing() {
+    let already_known = || TrickError::AlreadyKnown("sit".to_string());
+    fido_with(&["sit"])
+        .when(|dog| dog.learn_trick("sit".to_string()))
+        .then_expect_error(already_known());
+    fido_with(&["sit"]).when(|dog| dog.teach("")).then_expect_error(TrickError::Empty);
+    fido_with(&["sit"]).when(|dog| dog.teach("sit")).then_expect_error(already_known());
+
+    // A success after a failure gets the next version.
+    let dog = fido_with(&["sit"])
+        .when(|dog| {
+            assert!(dog.learn_trick("sit".to_string()).is_err());
+            dog.learn_trick("stay".to_string())
+        })
+        .then_expect_events([DogEvent::TrickLearned { trick: "stay".to_string() }]);
+    assert_eq!(
+        (dog.version(), dog.tricks.clone()),
+        (3, vec!["sit".to_string(), "stay".to_string()])
+    );
+}
+
 #[tokio::test]
-async fn failing_bodies_record_nothing() {
+async fn a_refused_body_leaves_nothing_to_save() {
     let app = app().await;
     let mut dog = Dog::register("Fido".to_string());
     dog.add_trick("sit".to_string());
     app.save(&mut dog).await.unwrap();
-    let (version, modified_on) = (dog.version(), dog.modified_on());
-
-    let error: TrickError = dog.learn_trick("sit".to_string()).unwrap_err();
-    assert_eq!(error, TrickError::AlreadyKnown("sit".to_string()));
-    assert_eq!(dog.version(), version);
+    let modified_on = dog.modified_on();
+    assert!(dog.learn_trick("sit".to_string()).is_err());
     assert_eq!(dog.modified_on(), modified_on);
-    assert!(dog.pending_events().is_empty());
-    assert_eq!(dog.tricks, ["sit"]);
-
-    assert_eq!(dog.teach(""), Err(TrickError::Empty));
-    assert_eq!(dog.teach("sit"), Err(TrickError::AlreadyKnown("sit".to_string())));
-    assert_eq!(dog.version(), version);
-    assert!(dog.pending_events().is_empty());
-
-    // Nothing to save, nothing stored.
     assert!(app.save(&mut dog).await.unwrap().is_empty());
     assert_eq!(stored(&app, dog.id()).await.len(), 2);
-
-    // A success after failures gets the next version.
-    dog.learn_trick("stay".to_string()).unwrap();
-    assert_eq!(dog.version(), version + 1);
-    assert_eq!(dog.pending_events().len(), 1);
-    assert_eq!(dog.pending_events()[0].originator_version, version + 1);
 }
 
-#[tokio::test]
-async fn failing_constructor_returns_the_error() {
-    let error: PuppyError = Puppy::adopt(String::new()).unwrap_err();
-    assert_eq!(error, PuppyError::NoName);
-
-    let puppy = Puppy::adopt("Rex".to_string()).unwrap();
+#[test]
+fn failing_constructor_returns_the_error() {
+    let adopt = |name: &str| {
+        let name = name.to_string();
+        AggregateTest::<Puppy>::given_no_history().when_created(move || Puppy::adopt(name))
+    };
+    adopt("").then_expect_error(PuppyError::NoName);
+    let puppy = adopt("Rex").then_expect_events([PuppyEvent::Adopted { name: "Rex".to_string() }]);
     assert_eq!(puppy.version(), 1);
-    assert_eq!(puppy.pending_events().len(), 1);
-    assert!(puppy.pending_events()[0].payload.is_created());
 }
 
 #[tokio::test]

@@ -3,43 +3,8 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use support::*;
-
-/// An example binary; `cargo test` builds the examples before running tests.
-fn example(name: &str) -> Command {
-    let mut path: PathBuf = std::env::current_exe().expect("test binary path");
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    let binary = path.join("examples").join(name);
-    assert!(binary.exists(), "{} is not built", binary.display());
-    let mut command = Command::new(binary);
-    for variable in [
-        "PERSISTENCE_MODULE",
-        "DYNAMO_ENDPOINT_URL",
-        "DYNAMO_TABLE",
-        "CREATE_TABLE",
-        "TRAININGSCHOOL_PERSISTENCE_MODULE",
-    ] {
-        command.env_remove(variable);
-    }
-    command
-}
-
-fn check(output: Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "example failed ({}): {stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
 
 #[test]
 fn training_school_runs_in_memory_without_configuration() {
@@ -71,38 +36,6 @@ fn training_school_reports_an_unknown_persistence_module() {
             && stderr.contains("popo"),
         "{stderr}"
     );
-}
-
-fn bench_line(stdout: &str, commands: usize) {
-    let last = stdout.lines().last().unwrap_or_default();
-    let (count, seconds) = last
-        .strip_prefix("commands=")
-        .and_then(|rest| rest.split_once(" seconds="))
-        .unwrap_or_else(|| panic!("unexpected last line {last:?}"));
-    assert_eq!(count.parse::<usize>().unwrap(), commands);
-    assert!(seconds.parse::<f64>().unwrap() >= 0.0);
-}
-
-#[test]
-fn bench_runs_in_memory_and_on_dynamodb() {
-    let output =
-        example("training_school_bench").args(["--dogs", "5", "--tricks", "3"]).output().unwrap();
-    bench_line(&check(output), 25);
-    let output = example("training_school_bench_malloc")
-        .args(["--dogs", "4", "--tricks", "2"])
-        .output()
-        .unwrap();
-    bench_line(&check(output), 16);
-    let Some(endpoint) = dynamo_endpoint() else { return };
-    let output = example("training_school_bench")
-        .args(["--dogs", "3", "--tricks", "2"])
-        .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
-        .env("DYNAMO_ENDPOINT_URL", &endpoint)
-        .env("DYNAMO_TABLE", unique_table("bench"))
-        .env("CREATE_TABLE", "true")
-        .output()
-        .unwrap();
-    bench_line(&check(output), 12);
 }
 
 const COUNTS: &str = "roll over: 3\nplay dead: 1\nsit: 2";
@@ -137,63 +70,6 @@ fn generate_cipher_key_prints_a_usable_key() {
         .output()
         .unwrap();
     assert_eq!(check(output).trim(), r#"["roll over", "play dead"]"#);
-}
-
-/// `name key=value ...` lines of the scale benchmark, by name.
-fn scale_figures(stdout: &str) -> HashMap<String, HashMap<String, String>> {
-    stdout
-        .lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let name = words.next()?.to_owned();
-            let values = words
-                .filter_map(|w| w.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            Some((name, values))
-        })
-        .collect()
-}
-
-#[test]
-fn scale_bench_runs_in_memory_and_on_dynamodb() {
-    let args = ["--events", "120", "--loads", "1", "--section", "50"];
-    let output = example("scale_bench").args(args).output().unwrap();
-    let figures = scale_figures(&check(output));
-    for name in ["write", "load_replay", "load_snapshot", "log_read"] {
-        assert!(figures.contains_key(name), "no {name} line in {figures:?}");
-    }
-    assert_eq!(figures["log_read"]["notifications"], "120");
-
-    let Some(endpoint) = dynamo_endpoint() else { return };
-    let on_dynamodb = |log: &str| {
-        let output = example("scale_bench")
-            .args(args)
-            .env("PERSISTENCE_MODULE", "eventsourcing_dynamodb")
-            .env("DYNAMO_ENDPOINT_URL", &endpoint)
-            .env("DYNAMO_TABLE", unique_table("scale"))
-            .env("CREATE_TABLE", "true")
-            .env("DYNAMO_NOTIFICATION_LOG", log)
-            .output()
-            .unwrap();
-        scale_figures(&check(output))
-    };
-    // The sequenced log (the default): three transactions of event items only; the log's
-    // one page read whole for each section, and past its end once more.
-    let figures = on_dynamodb("sequenced");
-    assert_eq!(figures["write"]["requests_per_run"], "3.0");
-    assert_eq!(figures["load_snapshot"]["requests_per_run"], "2.0");
-    assert_eq!(figures["log_read"]["requests_per_run"], "6.0");
-    assert_eq!(figures["log_read"]["notifications"], "120");
-
-    let figures = on_dynamodb("transactional");
-    // 120 events, 50 per save: three transactions, after one query for the log's position.
-    assert_eq!(figures["write"]["requests_per_run"], "4.0");
-    // The snapshot, then the ten events after it.
-    assert_eq!(figures["load_snapshot"]["requests_per_run"], "2.0");
-    // Three sections of up to 50 and the empty read that ends the log.
-    assert_eq!(figures["log_read"]["requests_per_run"], "4.0");
-    assert_eq!(figures["log_read"]["notifications"], "120");
 }
 
 /// The capacity units `scripts/bench.sh` reports are computed by `scripts/capacity_meter.py`;

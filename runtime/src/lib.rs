@@ -12,6 +12,7 @@ pub mod environment;
 pub mod error;
 pub mod persistence;
 pub mod system;
+pub mod testing;
 pub mod transcoding;
 
 pub use application::{

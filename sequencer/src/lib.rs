@@ -14,7 +14,7 @@
 //! - a child shard is read only after its parent is read to its end.
 //!
 //! What it relies on: the creation time that writers store in each event item (`created_at`,
-//! epoch seconds) is within [`Config::slack`] of the stream's approximate creation time of
+//! epoch seconds) is within [`Config::slack_millis`] of the stream's approximate creation time of
 //! its record. It uses that to tell, for an aggregate it has no memory of, whether the
 //! preceding version was logged long ago or has yet to arrive (see [`Predecessor`]).
 #![forbid(unsafe_code)]

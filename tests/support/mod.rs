@@ -6,6 +6,7 @@ use eventsourcing_dynamodb::persistence::memory::InMemoryRecorder;
 use eventsourcing_dynamodb::persistence::StoredEvent;
 use eventsourcing_dynamodb::Uuid;
 use std::collections::HashMap;
+use std::process::{Command, Output};
 
 /// The local DynamoDB endpoint started by scripts/test.sh. `None` (with a loud message) when
 /// it is not running, unless the run requires DynamoDB (CI, or scripts/test.sh), where that
@@ -161,4 +162,39 @@ pub async fn create_python_table(client: &aws_sdk_dynamodb::Client, table: &str)
         .send()
         .await
         .expect("create table");
+}
+
+/// An example binary of this workspace, with the store configuration of the environment
+/// removed; `cargo test` builds a package's examples before running its tests.
+pub fn example(name: &str) -> Command {
+    let mut path: std::path::PathBuf = std::env::current_exe().expect("test binary path");
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    let binary = path.join("examples").join(name);
+    assert!(binary.exists(), "{} is not built", binary.display());
+    let mut command = Command::new(binary);
+    for variable in [
+        "PERSISTENCE_MODULE",
+        "DYNAMO_ENDPOINT_URL",
+        "DYNAMO_TABLE",
+        "CREATE_TABLE",
+        "TRAININGSCHOOL_PERSISTENCE_MODULE",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+/// The example's standard output; fails the test, showing both streams, if it failed.
+pub fn check(output: Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "example failed ({}): {stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }

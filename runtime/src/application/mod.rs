@@ -275,8 +275,8 @@ impl Default for RetryPolicy {
 
 /// An event-sourced application: a named set of aggregates in one store.
 ///
-/// Wrap it in your own type (and `Deref` to it) to add your application's methods, as a
-/// Python `Application` subclass does. Clones are handles to the same store.
+/// Wrap it in your own type that implements [`AsApplication`] to add your application's
+/// methods, where Python subclasses `Application`. Clones are handles to the same store.
 #[derive(Clone)]
 pub struct Application {
     name: String,

@@ -51,7 +51,7 @@ impl Compressor {
     }
 
     /// Decompresses `data` (Python's `zlib.decompress(data)`): anything that is not one
-    /// complete zlib stream, or that inflates beyond [`MAX_DECOMPRESSED_BYTES`], is
+    /// complete zlib stream, or that inflates beyond 64 MiB (`MAX_DECOMPRESSED_BYTES`), is
     /// [`DecodeProblem::Decompress`].
     pub fn decompress(&self, data: &[u8]) -> Result<Vec<u8>, DecodeProblem> {
         match self {

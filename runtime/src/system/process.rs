@@ -56,6 +56,10 @@ impl std::fmt::Debug for Processing {
 }
 
 impl Processing {
+    fn empty(app: &Arc<Application>) -> Self {
+        Processing { app: Arc::clone(app), events: Vec::new(), saved: Vec::new() }
+    }
+
     /// The process application (to load its aggregates).
     pub fn app(&self) -> &Application {
         &self.app
@@ -183,8 +187,7 @@ impl<P: Policy> ProcessApplication<P> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut processing =
-                Processing { app: Arc::clone(&self.app), events: Vec::new(), saved: Vec::new() };
+            let mut processing = Processing::empty(&self.app);
             self.policy.process(notified, &mut processing).await?;
             let written = recorder.insert_events_tracked(processing.events, tracking.clone()).await;
             if let Some(cache) = self.app.cache() {
@@ -213,6 +216,17 @@ impl<P: Policy> ProcessApplication<P> {
                 Err(error) => return Err(Error::Persistence(error)),
             }
         }
+    }
+
+    /// Runs the policy for one notification and returns the events it collected, writing
+    /// nothing (for [`crate::testing::PolicyTest`]).
+    pub(crate) async fn collect_without_saving(
+        &self,
+        notified: &Notified,
+    ) -> Result<Vec<StoredEvent>> {
+        let mut processing = Processing::empty(&self.app);
+        self.policy.process(notified, &mut processing).await?;
+        Ok(processing.events)
     }
 
     /// Records notification `notification_id` of `upstream` as processed without running the

@@ -1,7 +1,7 @@
 //! `training_school_bench` on the system allocator (glibc malloc here), to show what the
 //! allocator is worth: same workload, flags and output.
 //!
-//! `cargo run --release --example training_school_bench_malloc -- --dogs 1000 --tricks 10`
+//! `cargo run --release -p eventsourcing-benchmarks --example training_school_bench_malloc -- --dogs 1000 --tricks 10`
 
 #[path = "bench_support/mod.rs"]
 mod bench_support;

@@ -2,7 +2,7 @@
 //! changes, the JSON report a worker prints as its last line, and small helpers (flags,
 //! clocks, percentiles).
 //!
-//! `examples/fleet_worker.rs` is one process of the fleet; `examples/fleet_bench.rs` starts
+//! `benchmarks/examples/fleet_worker.rs` is one process of the fleet; `benchmarks/examples/fleet_bench.rs` starts
 //! the fleet, reads the reports and verifies the table. Both include this file with
 //! `#[path = "fleet_support/mod.rs"]`, so each uses only part of it.
 #![allow(dead_code)]

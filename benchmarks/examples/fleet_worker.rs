@@ -1,4 +1,4 @@
-//! One OS process of the fleet benchmark (`scripts/fleet.sh`, `examples/fleet_bench.rs`).
+//! One OS process of the fleet benchmark (`scripts/fleet.sh`, `benchmarks/examples/fleet_bench.rs`).
 //!
 //! `fleet_worker --worker W --aggregates K --commands N [--tasks T]`, with the store
 //! configured by the environment as for any application (`PERSISTENCE_MODULE`,

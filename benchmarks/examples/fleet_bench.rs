@@ -845,7 +845,7 @@ fn write_section(options: &Options, section: &str) -> Result<(), String> {
     let existing = match std::fs::read_to_string(&options.out) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            "# Fleet benchmark\n\nWritten by `scripts/fleet.sh` (`examples/fleet_bench.rs`).\n\n"
+            "# Fleet benchmark\n\nWritten by `scripts/fleet.sh` (`benchmarks/examples/fleet_bench.rs`).\n\n"
                 .to_owned()
         }
         Err(e) => return Err(format!("reading {}: {e}", options.out.display())),

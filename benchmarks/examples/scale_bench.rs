@@ -2,7 +2,7 @@
 //! events, over 1 MB on DynamoDB) loaded by full replay and from a snapshot, and the whole
 //! notification log read back.
 //!
-//! `cargo run --release --example scale_bench -- --events 10000 --loads 5`
+//! `cargo run --release -p eventsourcing-benchmarks --example scale_bench -- --events 10000 --loads 5`
 //!
 //! Prints one line per figure (`name key=value ...`): the write of the aggregate, a load by
 //! replaying every event, a load from a recent snapshot, and a read of the notification log

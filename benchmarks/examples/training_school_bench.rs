@@ -1,7 +1,7 @@
 //! The seed workload as a benchmark: register D dogs, add T tricks to each, then read every
 //! dog's tricks, on the store the environment selects (`bench_support/seed.rs`).
 //!
-//! `cargo run --release --example training_school_bench -- --dogs 1000 --tricks 10`
+//! `cargo run --release -p eventsourcing-benchmarks --example training_school_bench -- --dogs 1000 --tricks 10`
 //! The last line is `commands=<D*(T+2)> seconds=<wall seconds>`; the line before it gives the
 //! requests sent to the database (DynamoDB only).
 //!
