@@ -86,7 +86,7 @@ pub fn page_item(page: &Page, owner: &str, epoch: u64) -> Item {
 
 const PACKED: &str = "packed";
 
-/// Reads a page item (`#pages`/<first id>); the error says what is wrong with it.
+/// Reads a page item (`#pages`/`<first id>`); the error says what is wrong with it.
 pub fn read_page(item: &Item) -> Result<StoredPage, String> {
     let number = |name: &str| match item.get(name) {
         Some(AttributeValue::N(n)) => {
