@@ -38,6 +38,8 @@ pub struct DynamoRecorder {
 pub(crate) struct Shared {
     client: Client,
     table: String,
+    /// The table's name as a metrics label.
+    label: eventsourcing_runtime::metrics::LabelValue,
     /// The highest notification id known to be committed; `None` when it must be re-read.
     /// Held across a logged write so that this process allocates ids one save at a time.
     last_notification_id: Mutex<Option<u64>>,
@@ -168,6 +170,7 @@ impl DynamoRecorder {
         DynamoRecorder {
             inner: Arc::new(Shared {
                 client,
+                label: eventsourcing_runtime::metrics::label_value(&table),
                 table,
                 last_notification_id: Mutex::new(None),
                 claim_timeout,
@@ -187,6 +190,11 @@ impl DynamoRecorder {
     /// The table's name.
     pub fn table(&self) -> &str {
         &self.inner.table
+    }
+
+    /// The table's name as a metrics label.
+    pub(crate) fn label(&self) -> &eventsourcing_runtime::metrics::LabelValue {
+        &self.inner.label
     }
 
     /// The SDK client.
@@ -251,6 +259,7 @@ impl DynamoRecorder {
         limit: Option<usize>,
     ) -> Result<Vec<Item>, PersistenceError> {
         let mut condition = "#pk = :pk".to_owned();
+        let span = crate::trace::call("Query", &self.inner.table, &partition);
         let mut request = self
             .inner
             .client
@@ -272,14 +281,21 @@ impl DynamoRecorder {
         let request = request.key_condition_expression(condition);
         let mut items = Vec::new();
         let mut start_key = None;
+        let mut pages = 0u32;
         loop {
             let mut page = request.clone().set_exclusive_start_key(start_key.take());
             if let Some(limit) = limit {
                 let remaining = limit.saturating_sub(items.len());
                 page = page.limit(i32::try_from(remaining).unwrap_or(i32::MAX));
             }
-            let output = page.send().await.map_err(|e| from_sdk(&self.inner.table, "Query", e))?;
+            // One span for the whole query; `attempt` counts its pages.
+            pages += 1;
+            span.record("attempt", pages);
+            let output = crate::trace::send(&span, page.send())
+                .await
+                .map_err(|e| from_sdk(&self.inner.table, "Query", e))?;
             items.extend(output.items.unwrap_or_default());
+            span.record("items", items.len());
             start_key = output.last_evaluated_key.filter(|key| !key.is_empty());
             let full = limit.is_some_and(|limit| items.len() >= limit);
             if start_key.is_none() || full {
@@ -301,7 +317,12 @@ impl DynamoRecorder {
         partition: String,
         position: u64,
     ) -> Result<Option<Item>, PersistenceError> {
-        let output = self
+        let span = crate::trace::call(
+            "GetItem",
+            &self.inner.table,
+            crate::trace::Key(&partition, position),
+        );
+        let request = self
             .inner
             .client
             .get_item()
@@ -309,9 +330,11 @@ impl DynamoRecorder {
             .consistent_read(true)
             .key(HASH_KEY, AttributeValue::S(partition))
             .key(RANGE_KEY, AttributeValue::N(position.to_string()))
-            .send()
+            .send();
+        let output = crate::trace::send(&span, request)
             .await
             .map_err(|e| from_sdk(&self.inner.table, "GetItem", e))?;
+        span.record("items", u8::from(output.item.is_some()));
         Ok(output.item)
     }
 }
@@ -456,17 +479,7 @@ impl ProcessRecorder for DynamoRecorder {
         application_name: &str,
         notification_id: u64,
     ) -> Result<bool, PersistenceError> {
-        let output = self
-            .inner
-            .client
-            .get_item()
-            .table_name(&self.inner.table)
-            .consistent_read(true)
-            .key(HASH_KEY, AttributeValue::S(items::tracking_partition(application_name)))
-            .key(RANGE_KEY, AttributeValue::N(notification_id.to_string()))
-            .send()
-            .await
-            .map_err(|e| from_sdk(&self.inner.table, "GetItem", e))?;
-        Ok(output.item.is_some())
+        let partition = items::tracking_partition(application_name);
+        Ok(self.get(partition, notification_id).await?.is_some())
     }
 }

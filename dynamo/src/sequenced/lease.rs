@@ -39,7 +39,8 @@ pub async fn acquire(
     length: i64,
 ) -> Result<Option<Lease>, PersistenceError> {
     let [hash, range] = key();
-    let result = client
+    let span = crate::trace::call("UpdateItem", table, crate::trace::Key(LEASE_PARTITION, 0));
+    let request = client
         .update_item()
         .table_name(table)
         .key(hash.0, hash.1)
@@ -54,9 +55,8 @@ pub async fn acquire(
         .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
         .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
         .return_values(ReturnValue::UpdatedNew)
-        .send()
-        .await;
-    match result {
+        .send();
+    match crate::trace::send(&span, request).await {
         Ok(output) => {
             let epoch = output
                 .attributes
@@ -87,7 +87,8 @@ pub async fn renew(
 ) -> Result<bool, PersistenceError> {
     let [hash, range] = key();
     let oldest = progress.oldest_waiting.unwrap_or(i64::MAX);
-    let result = client
+    let span = crate::trace::call("UpdateItem", table, crate::trace::Key(LEASE_PARTITION, 0));
+    let request = client
         .update_item()
         .table_name(table)
         .key(hash.0, hash.1)
@@ -104,9 +105,8 @@ pub async fn renew(
         .expression_attribute_values(":me", AttributeValue::S(lease.owner.clone()))
         .expression_attribute_values(":epoch", AttributeValue::N(lease.epoch.to_string()))
         .expression_attribute_values(":expires", AttributeValue::N((now + length).to_string()))
-        .send()
-        .await;
-    match result {
+        .send();
+    match crate::trace::send(&span, request).await {
         Ok(_) => Ok(true),
         Err(error) if error.as_service_error().is_some_and(failed_condition) => Ok(false),
         Err(error) => Err(from_sdk(table, "UpdateItem (sequencer lease)", error)),
@@ -136,13 +136,15 @@ pub async fn progress(
     now: i64,
 ) -> Result<Option<super::Progress>, PersistenceError> {
     let [hash, range] = key();
-    let output = client
+    let span = crate::trace::call("GetItem", table, crate::trace::Key(LEASE_PARTITION, 0));
+    let request = client
         .get_item()
         .table_name(table)
         .consistent_read(true)
         .key(hash.0, hash.1)
         .key(range.0, range.1)
-        .send()
+        .send();
+    let output = crate::trace::send(&span, request)
         .await
         .map_err(|e| from_sdk(table, "GetItem (sequencer lease)", e))?;
     let Some(item) = output.item else { return Ok(None) };

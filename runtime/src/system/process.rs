@@ -174,7 +174,21 @@ impl<P: Policy> ProcessApplication<P> {
 
     /// Runs the policy for one notification and records its events with the tracking
     /// record. Already processed: nothing happens.
+    #[tracing::instrument(
+        name = "policy",
+        skip_all,
+        fields(
+            follower = self.app.name(),
+            upstream = %notified.upstream,
+            notification_id = notified.notification.id,
+            topic = notified.topic(),
+            attempts = tracing::field::Empty,
+            events = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        )
+    )]
     pub async fn process(&self, notified: &Notified) -> Result<()> {
+        let span = tracing::Span::current();
         let tracking = Tracking {
             application_name: notified.upstream.clone(),
             notification_id: notified.notification.id,
@@ -183,9 +197,12 @@ impl<P: Policy> ProcessApplication<P> {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            span.record("attempts", attempt);
             let mut processing =
                 Processing { app: Arc::clone(&self.app), events: Vec::new(), saved: Vec::new() };
             self.policy.process(notified, &mut processing).await?;
+            let count = processing.events.len();
+            span.record("events", count);
             let written = recorder.insert_events_tracked(processing.events, tracking.clone()).await;
             if let Some(cache) = self.app.cache() {
                 // As after `Application::save`: the cache holds what was written, and
@@ -197,20 +214,45 @@ impl<P: Policy> ProcessApplication<P> {
                     }
                 }
             }
+            let label = self.app.metrics_label();
+            match &written {
+                Ok(_) => {
+                    span.record("outcome", "committed");
+                    if count > 0 {
+                        crate::metrics::saved(label, count);
+                    }
+                }
+                Err(error) => {
+                    span.record("outcome", crate::metrics::failure(label, error));
+                }
+            }
             match written {
                 Ok(_) => {
+                    crate::metrics::processed(label, &tracking);
                     self.app.prompt_followers();
                     return Ok(());
                 }
                 Err(PersistenceError::TrackingConflict { .. }) => return Ok(()),
                 Err(error) if error.is_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                    crate::metrics::retried("policy");
                     tracing::debug!(
                         app = self.app.name(),
                         id = tracking.notification_id,
                         "policy write conflicted; processing again"
                     );
                 }
-                Err(error) => return Err(Error::Persistence(error)),
+                Err(error) => {
+                    if error.is_conflict() {
+                        crate::metrics::gave_up("policy");
+                        tracing::warn!(
+                            app = self.app.name(),
+                            id = tracking.notification_id,
+                            attempts = attempt,
+                            "policy write conflicted on every attempt; giving up"
+                        );
+                    }
+                    return Err(Error::Persistence(error));
+                }
             }
         }
     }
@@ -220,8 +262,13 @@ impl<P: Policy> ProcessApplication<P> {
     /// notification it cannot process. Already processed: nothing happens.
     pub async fn skip(&self, upstream: &str, notification_id: u64) -> Result<()> {
         let tracking = Tracking { application_name: upstream.to_owned(), notification_id };
-        match self.app.recorders().events.insert_events_tracked(Vec::new(), tracking).await {
-            Ok(_) | Err(PersistenceError::TrackingConflict { .. }) => Ok(()),
+        match self.app.recorders().events.insert_events_tracked(Vec::new(), tracking.clone()).await
+        {
+            Ok(_) => {
+                crate::metrics::skipped(self.app.metrics_label(), &tracking);
+                Ok(())
+            }
+            Err(PersistenceError::TrackingConflict { .. }) => Ok(()),
             Err(error) => Err(error.into()),
         }
     }

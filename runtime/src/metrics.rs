@@ -1,0 +1,154 @@
+//! The metrics the library records, through the [`metrics`](https://docs.rs/metrics) crate's
+//! facade.
+//!
+//! Nothing is recorded until the program installs a recorder (for example
+//! `metrics-exporter-prometheus`'s); without one every update is a no-op. The names below
+//! are stable: they are part of the public API, and all start with
+//! `eventsourcing_dynamodb_`.
+//!
+//! | name | kind | labels | what it counts or shows |
+//! | --- | --- | --- | --- |
+//! | `eventsourcing_dynamodb_saves_total` | counter | `application` | saves that committed (an [`Application::save`](crate::Application::save) or a policy's write) |
+//! | `eventsourcing_dynamodb_events_saved_total` | counter | `application` | events those saves committed |
+//! | `eventsourcing_dynamodb_conflicts_total` | counter | `application` | saves refused because another writer had stored one of their versions first |
+//! | `eventsourcing_dynamodb_retries_total` | counter | `operation` | tries again after a failure that may clear by itself: `command` (an [`update`](crate::Application::update) after a conflict), `policy` (a notification processed again after its write conflicted), `write` (the DynamoDB store sending a save again), `read_back` (reading a save's items back again), `id_claim` (claiming notification ids again after another process took them), `log_page` (the sequencer sending a log page again) |
+//! | `eventsourcing_dynamodb_give_ups_total` | counter | `operation` | the same operations, given up after their last try (the caller gets the error) |
+//! | `eventsourcing_dynamodb_outcome_unknown_total` | counter | `table` | DynamoDB saves whose outcome could not be learnt ([`PersistenceError::OutcomeUnknown`](crate::PersistenceError::OutcomeUnknown)) |
+//! | `eventsourcing_dynamodb_requests_total` | counter | `operation` | DynamoDB and DynamoDB Streams requests put on the wire, the SDK's own retries included (for clients the store builds from the environment) |
+//! | `eventsourcing_dynamodb_throttles_total` | counter | `operation` | answers refusing a request for throughput (`ThrottlingException`, `ProvisionedThroughputExceededException`, `RequestLimitExceeded`) |
+//! | `eventsourcing_dynamodb_log_position` | gauge | `table` | the highest notification id written to the table's log (by a save with the transactional log, by a page with the sequenced log) |
+//! | `eventsourcing_dynamodb_log_lag_seconds` | histogram | `table` | sequenced log: for each event, from its commit (the stream's approximate creation time) to the page that logged it |
+//! | `eventsourcing_dynamodb_log_pages_total` | counter | `table` | sequenced log: pages written |
+//! | `eventsourcing_dynamodb_lease_acquired_total` | counter | `table` | sequenced log: terms begun by this process's sequencer |
+//! | `eventsourcing_dynamodb_lease_lost_total` | counter | `table` | sequenced log: terms that ended because another sequencer took the lease |
+//! | `eventsourcing_dynamodb_follower_position` | gauge | `follower`, `upstream` | the last notification id of `upstream` that `follower` processed (or skipped) |
+//! | `eventsourcing_dynamodb_notifications_processed_total` | counter | `follower`, `upstream` | notifications whose policy ran and whose write committed |
+//! | `eventsourcing_dynamodb_notifications_skipped_total` | counter | `follower`, `upstream` | notifications moved past without processing ([`OnFailure::Skip`](crate::system::OnFailure::Skip)) |
+//!
+//! Labels are the application's name, the DynamoDB table's name and the DynamoDB operation
+//! (`PutItem`, `TransactWriteItems`, `Query`, `GetRecords`, ...), so their number stays small.
+
+/// Saves that committed, by `application`.
+pub const SAVES: &str = "eventsourcing_dynamodb_saves_total";
+/// Events committed by saves, by `application`.
+pub const EVENTS_SAVED: &str = "eventsourcing_dynamodb_events_saved_total";
+/// Saves refused by a conflict, by `application`.
+pub const CONFLICTS: &str = "eventsourcing_dynamodb_conflicts_total";
+/// Tries again, by `operation` (see the [module documentation](self)).
+pub const RETRIES: &str = "eventsourcing_dynamodb_retries_total";
+/// Operations given up after their last try, by `operation`.
+pub const GIVE_UPS: &str = "eventsourcing_dynamodb_give_ups_total";
+/// DynamoDB saves whose outcome stayed unknown, by `table`.
+pub const OUTCOME_UNKNOWN: &str = "eventsourcing_dynamodb_outcome_unknown_total";
+/// Requests put on the wire, by `operation`.
+pub const REQUESTS: &str = "eventsourcing_dynamodb_requests_total";
+/// Requests refused for throughput, by `operation`.
+pub const THROTTLES: &str = "eventsourcing_dynamodb_throttles_total";
+/// The highest notification id written, by `table`.
+pub const LOG_POSITION: &str = "eventsourcing_dynamodb_log_position";
+/// Commit to sequenced, in seconds, by `table`.
+pub const LOG_LAG: &str = "eventsourcing_dynamodb_log_lag_seconds";
+/// Log pages written, by `table`.
+pub const LOG_PAGES: &str = "eventsourcing_dynamodb_log_pages_total";
+/// Sequencer terms begun, by `table`.
+pub const LEASE_ACQUIRED: &str = "eventsourcing_dynamodb_lease_acquired_total";
+/// Sequencer terms ended by another sequencer, by `table`.
+pub const LEASE_LOST: &str = "eventsourcing_dynamodb_lease_lost_total";
+/// The last notification id processed, by `follower` and `upstream`.
+pub const FOLLOWER_POSITION: &str = "eventsourcing_dynamodb_follower_position";
+/// Notifications processed, by `follower` and `upstream`.
+pub const NOTIFICATIONS_PROCESSED: &str = "eventsourcing_dynamodb_notifications_processed_total";
+/// Notifications skipped, by `follower` and `upstream`.
+pub const NOTIFICATIONS_SKIPPED: &str = "eventsourcing_dynamodb_notifications_skipped_total";
+
+/// Every name above, for exporters that describe metrics up front.
+pub const ALL: [&str; 16] = [
+    SAVES,
+    EVENTS_SAVED,
+    CONFLICTS,
+    RETRIES,
+    GIVE_UPS,
+    OUTCOME_UNKNOWN,
+    REQUESTS,
+    THROTTLES,
+    LOG_POSITION,
+    LOG_LAG,
+    LOG_PAGES,
+    LEASE_ACQUIRED,
+    LEASE_LOST,
+    FOLLOWER_POSITION,
+    NOTIFICATIONS_PROCESSED,
+    NOTIFICATIONS_SKIPPED,
+];
+
+/// Counts one try again of `operation` (a `&'static str`, so that no label is allocated).
+pub fn retried(operation: &'static str) {
+    metrics::counter!(RETRIES, "operation" => operation).increment(1);
+}
+
+/// Counts one give-up of `operation`.
+pub fn gave_up(operation: &'static str) {
+    metrics::counter!(GIVE_UPS, "operation" => operation).increment(1);
+}
+
+/// A label value shared without copying: the metrics facade builds its keys on every
+/// update, recorder or not, and a shared string keeps that free of allocations.
+pub type LabelValue = metrics::SharedString;
+
+/// A label value from a name held for the lifetime of a component (cloning it later copies
+/// no string).
+pub fn label_value(name: &str) -> LabelValue {
+    LabelValue::from(std::sync::Arc::<str>::from(name))
+}
+
+/// Counts a committed save of `events` events by `application`.
+pub(crate) fn saved(application: &LabelValue, events: usize) {
+    metrics::counter!(SAVES, "application" => application.clone()).increment(1);
+    let events = u64::try_from(events).unwrap_or(u64::MAX);
+    metrics::counter!(EVENTS_SAVED, "application" => application.clone()).increment(events);
+}
+
+/// Counts a save of `application` that failed (a conflict is counted as such) and names
+/// the failure for a span's `outcome`.
+pub(crate) fn failure(
+    application: &LabelValue,
+    error: &crate::persistence::PersistenceError,
+) -> &'static str {
+    use crate::persistence::PersistenceError;
+    match error {
+        PersistenceError::Conflict { .. } => {
+            metrics::counter!(CONFLICTS, "application" => application.clone()).increment(1);
+            "conflict"
+        }
+        PersistenceError::TrackingConflict { .. } => "already processed",
+        PersistenceError::OutcomeUnknown { .. } => "outcome unknown",
+        _ => "failed",
+    }
+}
+
+/// Counts a notification processed by `follower` and moves its position.
+pub(crate) fn processed(follower: &LabelValue, tracking: &crate::persistence::Tracking) {
+    follower_moved(NOTIFICATIONS_PROCESSED, follower, tracking);
+}
+
+/// Counts a notification skipped by `follower` and moves its position.
+pub(crate) fn skipped(follower: &LabelValue, tracking: &crate::persistence::Tracking) {
+    follower_moved(NOTIFICATIONS_SKIPPED, follower, tracking);
+}
+
+fn follower_moved(
+    counter: &'static str,
+    follower: &LabelValue,
+    tracking: &crate::persistence::Tracking,
+) {
+    // The upstream's name is copied here, once per notification: cheap next to the write
+    // that recorded it.
+    let upstream = || tracking.application_name.clone();
+    metrics::counter!(counter, "follower" => follower.clone(), "upstream" => upstream())
+        .increment(1);
+    // A gauge holds an f64: exact for notification ids up to 2^53.
+    #[allow(clippy::cast_precision_loss)]
+    let position = tracking.notification_id as f64;
+    metrics::gauge!(FOLLOWER_POSITION, "follower" => follower.clone(), "upstream" => upstream())
+        .set(position);
+}
