@@ -461,6 +461,9 @@ fn the_sequencer_reports_its_lease_pages_position_and_lag() {
     let first = pages.iter().find(|p| p.field("first_id") == Some("1")).unwrap();
     assert_eq!(first.field("outcome"), Some("written"), "{first:?}");
     assert!(observed.events_containing("sequencer took the lease").len() == 1);
+    let leases = observed.spans("lease");
+    assert_eq!(leases[0].field("outcome"), Some("acquired"), "{leases:?}");
+    assert_eq!(leases[0].field("table"), Some(table.as_str()));
     let reads = observed.spans("dynamodb");
     assert!(reads.iter().any(|c| c.field("operation") == Some("GetRecords")), "{reads:?}");
 }

@@ -1,6 +1,6 @@
 //! Counting the requests sent to DynamoDB (for tests and benchmarks, and as the
 //! `eventsourcing_dynamodb_requests_total` and `eventsourcing_dynamodb_throttles_total`
-//! metrics, by operation).
+//! metrics, by operation and table).
 
 use aws_sdk_dynamodb::config::interceptors::{
     AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
@@ -8,18 +8,33 @@ use aws_sdk_dynamodb::config::interceptors::{
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use eventsourcing_runtime::metrics::{REQUESTS, THROTTLES};
+use eventsourcing_runtime::metrics::{label_value, LabelValue, REQUESTS, THROTTLES};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Counts every request put on the wire, SDK retries included.
-#[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<AtomicU64>);
+#[derive(Debug, Clone)]
+pub struct RequestCounter {
+    sent: Arc<AtomicU64>,
+    /// The `table` label of the metrics (empty when not told).
+    table: LabelValue,
+}
+
+impl Default for RequestCounter {
+    fn default() -> Self {
+        RequestCounter { sent: Arc::default(), table: LabelValue::from("") }
+    }
+}
 
 impl RequestCounter {
+    /// A counter whose metrics say they are about `table`.
+    pub fn for_table(table: &str) -> Self {
+        RequestCounter { sent: Arc::default(), table: label_value(table) }
+    }
+
     /// Requests sent so far.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.sent.load(Ordering::Relaxed)
     }
 }
 
@@ -66,8 +81,9 @@ impl Intercept for RequestCounter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!(REQUESTS, "operation" => operation(cfg)).increment(1);
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let (operation, table) = (operation(cfg), self.table.clone());
+        metrics::counter!(REQUESTS, "operation" => operation, "table" => table).increment(1);
         Ok(())
     }
 
@@ -84,7 +100,8 @@ impl Intercept for RequestCounter {
         }
         let code = response.body().bytes().and_then(error_code);
         if code.is_some_and(|code| THROTTLING_CODES.contains(&code.as_str())) {
-            metrics::counter!(THROTTLES, "operation" => operation(cfg)).increment(1);
+            let (operation, table) = (operation(cfg), self.table.clone());
+            metrics::counter!(THROTTLES, "operation" => operation, "table" => table).increment(1);
         }
         Ok(())
     }

@@ -70,7 +70,7 @@ impl DynamoRecorder {
     /// this process: it writes the log's pages while it holds the table's lease, and stops
     /// when the last clone of this recorder is dropped.
     pub async fn connect(config: DynamoConfig) -> Result<Self, PersistenceError> {
-        let requests = crate::metrics::RequestCounter::default();
+        let requests = crate::metrics::RequestCounter::for_table(&config.table);
         let client = config.client(&requests).await;
         table::ensure(&client, &config.table, config.create_table, config.operation_timeout)
             .await?;
@@ -79,7 +79,7 @@ impl DynamoRecorder {
         let sequencer = match config.notification_log {
             NotificationLog::Sequenced => {
                 let arn = table::stream_arn(&client, &config.table).await?;
-                let counter = crate::metrics::RequestCounter::default();
+                let counter = crate::metrics::RequestCounter::for_table(&config.table);
                 let streams = config.streams_client(&counter).await;
                 let stream =
                     sequenced::Stream { client: streams, arn, table: config.table.clone() };

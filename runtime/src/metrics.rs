@@ -12,10 +12,10 @@
 //! | `eventsourcing_dynamodb_events_saved_total` | counter | `application` | events those saves committed |
 //! | `eventsourcing_dynamodb_conflicts_total` | counter | `application` | saves refused because another writer had stored one of their versions first |
 //! | `eventsourcing_dynamodb_retries_total` | counter | `operation` | tries again after a failure that may clear by itself: `command` (an [`update`](crate::Application::update) after a conflict), `policy` (a notification processed again after its write conflicted), `write` (the DynamoDB store sending a save again), `read_back` (reading a save's items back again), `id_claim` (claiming notification ids again after another process took them), `log_page` (the sequencer sending a log page again) |
-//! | `eventsourcing_dynamodb_give_ups_total` | counter | `operation` | the same operations, given up after their last try (the caller gets the error) |
+//! | `eventsourcing_dynamodb_give_ups_total` | counter | `operation` | the same operations, given up after their last try (a `write` given up is then read back, to learn whether an earlier try committed) |
 //! | `eventsourcing_dynamodb_outcome_unknown_total` | counter | `table` | DynamoDB saves whose outcome could not be learnt ([`PersistenceError::OutcomeUnknown`](crate::PersistenceError::OutcomeUnknown)) |
-//! | `eventsourcing_dynamodb_requests_total` | counter | `operation` | DynamoDB and DynamoDB Streams requests put on the wire, the SDK's own retries included (for clients the store builds from the environment) |
-//! | `eventsourcing_dynamodb_throttles_total` | counter | `operation` | answers refusing a request for throughput (`ThrottlingException`, `ProvisionedThroughputExceededException`, `RequestLimitExceeded`) |
+//! | `eventsourcing_dynamodb_requests_total` | counter | `operation`, `table` | DynamoDB and DynamoDB Streams requests put on the wire, the SDK's own retries included (for clients the store builds from the environment) |
+//! | `eventsourcing_dynamodb_throttles_total` | counter | `operation`, `table` | answers refusing a request for throughput (`ThrottlingException`, `ProvisionedThroughputExceededException`, `RequestLimitExceeded`) |
 //! | `eventsourcing_dynamodb_log_position` | gauge | `table` | the highest notification id written to the table's log (by a save with the transactional log, by a page with the sequenced log) |
 //! | `eventsourcing_dynamodb_log_lag_seconds` | histogram | `table` | sequenced log: for each event, from its commit (the stream's approximate creation time) to the page that logged it |
 //! | `eventsourcing_dynamodb_log_pages_total` | counter | `table` | sequenced log: pages written |
@@ -40,9 +40,9 @@ pub const RETRIES: &str = "eventsourcing_dynamodb_retries_total";
 pub const GIVE_UPS: &str = "eventsourcing_dynamodb_give_ups_total";
 /// DynamoDB saves whose outcome stayed unknown, by `table`.
 pub const OUTCOME_UNKNOWN: &str = "eventsourcing_dynamodb_outcome_unknown_total";
-/// Requests put on the wire, by `operation`.
+/// Requests put on the wire, by `operation` and `table`.
 pub const REQUESTS: &str = "eventsourcing_dynamodb_requests_total";
-/// Requests refused for throughput, by `operation`.
+/// Requests refused for throughput, by `operation` and `table`.
 pub const THROTTLES: &str = "eventsourcing_dynamodb_throttles_total";
 /// The highest notification id written, by `table`.
 pub const LOG_POSITION: &str = "eventsourcing_dynamodb_log_position";
@@ -61,7 +61,7 @@ pub const NOTIFICATIONS_PROCESSED: &str = "eventsourcing_dynamodb_notifications_
 /// Notifications skipped, by `follower` and `upstream`.
 pub const NOTIFICATIONS_SKIPPED: &str = "eventsourcing_dynamodb_notifications_skipped_total";
 
-/// Every name above, for exporters that describe metrics up front.
+/// Every name above.
 pub const ALL: [&str; 16] = [
     SAVES,
     EVENTS_SAVED,
@@ -80,6 +80,40 @@ pub const ALL: [&str; 16] = [
     NOTIFICATIONS_PROCESSED,
     NOTIFICATIONS_SKIPPED,
 ];
+
+/// Describes every metric to the installed recorder (its help text and unit, which
+/// exporters such as Prometheus's print): call it once, after installing the recorder.
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(SAVES, Unit::Count, "Saves that committed");
+    describe_counter!(EVENTS_SAVED, Unit::Count, "Events committed by saves");
+    describe_counter!(
+        CONFLICTS,
+        Unit::Count,
+        "Saves refused: another writer stored a version first"
+    );
+    describe_counter!(RETRIES, Unit::Count, "Tries again after a failure that may clear by itself");
+    describe_counter!(GIVE_UPS, Unit::Count, "Operations given up after their last try");
+    describe_counter!(
+        OUTCOME_UNKNOWN,
+        Unit::Count,
+        "DynamoDB saves whose outcome could not be learnt"
+    );
+    describe_counter!(REQUESTS, Unit::Count, "DynamoDB requests on the wire, SDK retries included");
+    describe_counter!(THROTTLES, Unit::Count, "DynamoDB requests refused for throughput");
+    describe_gauge!(LOG_POSITION, "The highest notification id written to the log");
+    describe_histogram!(
+        LOG_LAG,
+        Unit::Seconds,
+        "From an event's commit to the log page holding it"
+    );
+    describe_counter!(LOG_PAGES, Unit::Count, "Notification log pages written");
+    describe_counter!(LEASE_ACQUIRED, Unit::Count, "Terms begun by this process's sequencer");
+    describe_counter!(LEASE_LOST, Unit::Count, "Sequencer terms ended by another sequencer");
+    describe_gauge!(FOLLOWER_POSITION, "The last upstream notification id a follower processed");
+    describe_counter!(NOTIFICATIONS_PROCESSED, Unit::Count, "Notifications processed by followers");
+    describe_counter!(NOTIFICATIONS_SKIPPED, Unit::Count, "Notifications followers skipped");
+}
 
 /// Counts one try again of `operation` (a `&'static str`, so that no label is allocated).
 pub fn retried(operation: &'static str) {

@@ -31,6 +31,12 @@ fn failed_condition<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(error: &E)
 
 /// Takes the lease if it is free or expired (a new epoch), or returns `None` while another
 /// owner holds it.
+#[tracing::instrument(
+    name = "lease",
+    level = "debug",
+    skip_all,
+    fields(table = table, outcome = tracing::field::Empty, epoch = tracing::field::Empty)
+)]
 pub async fn acquire(
     client: &Client,
     table: &str,
@@ -56,6 +62,7 @@ pub async fn acquire(
         .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
         .return_values(ReturnValue::UpdatedNew)
         .send();
+    let lease = tracing::Span::current();
     match crate::trace::send(&span, request).await {
         Ok(output) => {
             let epoch = output
@@ -68,9 +75,14 @@ pub async fn acquire(
                     location: format!("in table {table} at {HASH_KEY}={LEASE_PARTITION}"),
                     problem: "the lease has no epoch".to_owned(),
                 })?;
+            lease.record("outcome", "acquired");
+            lease.record("epoch", epoch);
             Ok(Some(Lease { owner: owner.to_owned(), epoch }))
         }
-        Err(error) if error.as_service_error().is_some_and(failed_condition) => Ok(None),
+        Err(error) if error.as_service_error().is_some_and(failed_condition) => {
+            lease.record("outcome", "held by another");
+            Ok(None)
+        }
         Err(error) => Err(from_sdk(table, "UpdateItem (sequencer lease)", error)),
     }
 }
