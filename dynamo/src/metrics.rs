@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::config::interceptors::{
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use eventsourcing_runtime::metrics::{label_value, LabelValue, REQUESTS, THROTTLES};
+use eventsourcing_runtime::metrics::{
+    self as names, label_value, LabelValue, MetricKey, REQUESTS, THROTTLES,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -16,20 +18,39 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct RequestCounter {
     sent: Arc<AtomicU64>,
-    /// The `table` label of the metrics (empty when not told).
-    table: LabelValue,
+    /// The keys of the requests and throttles metrics, by operation (the index of
+    /// [`OPERATIONS`], then `other`).
+    keys: Arc<[(MetricKey, MetricKey)]>,
 }
 
 impl Default for RequestCounter {
+    /// A counter whose metrics have an empty `table` label.
     fn default() -> Self {
-        RequestCounter { sent: Arc::default(), table: LabelValue::from("") }
+        Self::for_table("")
     }
 }
 
 impl RequestCounter {
     /// A counter whose metrics say they are about `table`.
     pub fn for_table(table: &str) -> Self {
-        RequestCounter { sent: Arc::default(), table: label_value(table) }
+        let table = label_value(table);
+        let keys = OPERATIONS
+            .iter()
+            .chain(&["other"])
+            .map(|operation| {
+                let operation = LabelValue::from(*operation);
+                let labels = [("operation", &operation), ("table", &table)];
+                (MetricKey::new(REQUESTS, &labels), MetricKey::new(THROTTLES, &labels))
+            })
+            .collect();
+        RequestCounter { sent: Arc::default(), keys }
+    }
+
+    /// The keys for the operation the configuration bag names.
+    fn keys(&self, cfg: &ConfigBag) -> Option<&(MetricKey, MetricKey)> {
+        let name = cfg.load::<Metadata>().map(Metadata::name).unwrap_or_default();
+        let index = OPERATIONS.iter().position(|known| *known == name);
+        self.keys.get(index.unwrap_or(OPERATIONS.len()))
     }
 
     /// Requests sent so far.
@@ -58,11 +79,6 @@ const OPERATIONS: &[&str] = &[
 const THROTTLING_CODES: &[&str] =
     &["ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"];
 
-fn operation(cfg: &ConfigBag) -> &'static str {
-    let name = cfg.load::<Metadata>().map(Metadata::name).unwrap_or_default();
-    OPERATIONS.iter().find(|known| **known == name).copied().unwrap_or("other")
-}
-
 /// The error code of an AWS JSON error body (`{"__type": "...#Code", ...}`).
 fn error_code(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
@@ -82,8 +98,9 @@ impl Intercept for RequestCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let (operation, table) = (operation(cfg), self.table.clone());
-        metrics::counter!(REQUESTS, "operation" => operation, "table" => table).increment(1);
+        if let Some((requests, _)) = self.keys(cfg) {
+            requests.increment(1);
+        }
         Ok(())
     }
 
@@ -100,20 +117,38 @@ impl Intercept for RequestCounter {
         }
         let code = response.body().bytes().and_then(error_code);
         if code.is_some_and(|code| THROTTLING_CODES.contains(&code.as_str())) {
-            let (operation, table) = (operation(cfg), self.table.clone());
-            metrics::counter!(THROTTLES, "operation" => operation, "table" => table).increment(1);
+            if let Some((_, throttles)) = self.keys(cfg) {
+                throttles.increment(1);
+            }
         }
         Ok(())
     }
 }
 
-/// Sets the log position of `table` to notification id `max`.
-pub(crate) fn log_position(table: &eventsourcing_runtime::metrics::LabelValue, max: u64) {
-    // A gauge holds an f64: exact for notification ids up to 2^53.
-    #[allow(clippy::cast_precision_loss)]
-    let position = max as f64;
-    metrics::gauge!(eventsourcing_runtime::metrics::LOG_POSITION, "table" => table.clone())
-        .set(position);
+/// The metrics of one table, keyed once.
+#[derive(Debug)]
+pub(crate) struct TableMetrics {
+    pub outcome_unknown: MetricKey,
+    pub log_position: MetricKey,
+    pub log_pages: MetricKey,
+    pub log_lag: MetricKey,
+    pub lease_acquired: MetricKey,
+    pub lease_lost: MetricKey,
+}
+
+impl TableMetrics {
+    pub fn new(table: &str) -> Self {
+        let table = label_value(table);
+        let labels = [("table", &table)];
+        TableMetrics {
+            outcome_unknown: MetricKey::new(names::OUTCOME_UNKNOWN, &labels),
+            log_position: MetricKey::new(names::LOG_POSITION, &labels),
+            log_pages: MetricKey::new(names::LOG_PAGES, &labels),
+            log_lag: MetricKey::new(names::LOG_LAG, &labels),
+            lease_acquired: MetricKey::new(names::LEASE_ACQUIRED, &labels),
+            lease_lost: MetricKey::new(names::LEASE_LOST, &labels),
+        }
+    }
 }
 
 #[cfg(test)]

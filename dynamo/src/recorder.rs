@@ -38,8 +38,8 @@ pub struct DynamoRecorder {
 pub(crate) struct Shared {
     client: Client,
     table: String,
-    /// The table's name as a metrics label.
-    label: eventsourcing_runtime::metrics::LabelValue,
+    /// The keys of the table's metrics.
+    metrics: crate::metrics::TableMetrics,
     /// The highest notification id known to be committed; `None` when it must be re-read.
     /// Held across a logged write so that this process allocates ids one save at a time.
     last_notification_id: Mutex<Option<u64>>,
@@ -170,7 +170,7 @@ impl DynamoRecorder {
         DynamoRecorder {
             inner: Arc::new(Shared {
                 client,
-                label: eventsourcing_runtime::metrics::label_value(&table),
+                metrics: crate::metrics::TableMetrics::new(&table),
                 table,
                 last_notification_id: Mutex::new(None),
                 claim_timeout,
@@ -192,9 +192,9 @@ impl DynamoRecorder {
         &self.inner.table
     }
 
-    /// The table's name as a metrics label.
-    pub(crate) fn label(&self) -> &eventsourcing_runtime::metrics::LabelValue {
-        &self.inner.label
+    /// The keys of the table's metrics.
+    pub(crate) fn metrics(&self) -> &crate::metrics::TableMetrics {
+        &self.inner.metrics
     }
 
     /// The SDK client.

@@ -125,8 +125,7 @@ pub fn gave_up(operation: &'static str) {
     metrics::counter!(GIVE_UPS, "operation" => operation).increment(1);
 }
 
-/// A label value shared without copying: the metrics facade builds its keys on every
-/// update, recorder or not, and a shared string keeps that free of allocations.
+/// A label value, shared without copying its string.
 pub type LabelValue = metrics::SharedString;
 
 /// A label value from a name held for the lifetime of a component (cloning it later copies
@@ -135,54 +134,136 @@ pub fn label_value(name: &str) -> LabelValue {
     LabelValue::from(std::sync::Arc::<str>::from(name))
 }
 
-/// Counts a committed save of `events` events by `application`.
-pub(crate) fn saved(application: &LabelValue, events: usize) {
-    metrics::counter!(SAVES, "application" => application.clone()).increment(1);
-    let events = u64::try_from(events).unwrap_or(u64::MAX);
-    metrics::counter!(EVENTS_SAVED, "application" => application.clone()).increment(events);
-}
+/// A metric's key, built once: building a key copies its labels and hashes it, so a key
+/// kept by the component it describes leaves an update only the recorder's lookup (and
+/// nothing at all without a recorder).
+#[derive(Debug, Clone)]
+pub struct MetricKey(metrics::Key);
 
-/// Counts a save of `application` that failed (a conflict is counted as such) and names
-/// the failure for a span's `outcome`.
-pub(crate) fn failure(
-    application: &LabelValue,
-    error: &crate::persistence::PersistenceError,
-) -> &'static str {
-    use crate::persistence::PersistenceError;
-    match error {
-        PersistenceError::Conflict { .. } => {
-            metrics::counter!(CONFLICTS, "application" => application.clone()).increment(1);
-            "conflict"
-        }
-        PersistenceError::TrackingConflict { .. } => "already processed",
-        PersistenceError::OutcomeUnknown { .. } => "outcome unknown",
-        _ => "failed",
+/// What the library's metrics say about where they come from.
+static METADATA: metrics::Metadata<'static> =
+    metrics::Metadata::new("eventsourcing_dynamodb", metrics::Level::INFO, None);
+
+impl MetricKey {
+    /// The key of metric `name` with these labels.
+    pub fn new(name: &'static str, labels: &[(&'static str, &LabelValue)]) -> Self {
+        let labels: Vec<metrics::Label> =
+            labels.iter().map(|(key, value)| metrics::Label::new(*key, (*value).clone())).collect();
+        MetricKey(metrics::Key::from_parts(name, labels))
+    }
+
+    /// Adds `by` to the counter.
+    pub fn increment(&self, by: u64) {
+        metrics::with_recorder(|recorder| {
+            recorder.register_counter(&self.0, &METADATA).increment(by)
+        });
+    }
+
+    /// Sets the gauge.
+    pub fn set(&self, value: f64) {
+        metrics::with_recorder(|recorder| recorder.register_gauge(&self.0, &METADATA).set(value));
+    }
+
+    /// Records a value in the histogram.
+    pub fn record(&self, value: f64) {
+        metrics::with_recorder(|recorder| {
+            recorder.register_histogram(&self.0, &METADATA).record(value)
+        });
     }
 }
 
-/// Counts a notification processed by `follower` and moves its position.
-pub(crate) fn processed(follower: &LabelValue, tracking: &crate::persistence::Tracking) {
-    follower_moved(NOTIFICATIONS_PROCESSED, follower, tracking);
+/// The metrics of one application, keyed once.
+#[derive(Debug)]
+pub(crate) struct ApplicationMetrics {
+    /// The application's name as a label.
+    pub(crate) name: LabelValue,
+    saves: MetricKey,
+    events_saved: MetricKey,
+    conflicts: MetricKey,
 }
 
-/// Counts a notification skipped by `follower` and moves its position.
-pub(crate) fn skipped(follower: &LabelValue, tracking: &crate::persistence::Tracking) {
-    follower_moved(NOTIFICATIONS_SKIPPED, follower, tracking);
+impl ApplicationMetrics {
+    pub(crate) fn new(application: &str) -> Self {
+        let name = label_value(application);
+        let labels = [("application", &name)];
+        ApplicationMetrics {
+            saves: MetricKey::new(SAVES, &labels),
+            events_saved: MetricKey::new(EVENTS_SAVED, &labels),
+            conflicts: MetricKey::new(CONFLICTS, &labels),
+            name,
+        }
+    }
+
+    /// Counts a committed save of `events` events.
+    pub(crate) fn saved(&self, events: usize) {
+        self.saves.increment(1);
+        self.events_saved.increment(u64::try_from(events).unwrap_or(u64::MAX));
+    }
+
+    /// Counts a save that failed (a conflict as such) and names the failure for a span's
+    /// `outcome`.
+    pub(crate) fn failure(&self, error: &crate::persistence::PersistenceError) -> &'static str {
+        use crate::persistence::PersistenceError;
+        match error {
+            PersistenceError::Conflict { .. } => {
+                self.conflicts.increment(1);
+                "conflict"
+            }
+            PersistenceError::TrackingConflict { .. } => "already processed",
+            PersistenceError::OutcomeUnknown { .. } => "outcome unknown",
+            _ => "failed",
+        }
+    }
 }
 
-fn follower_moved(
-    counter: &'static str,
-    follower: &LabelValue,
-    tracking: &crate::persistence::Tracking,
-) {
-    // The upstream's name is copied here, once per notification: cheap next to the write
-    // that recorded it.
-    let upstream = || tracking.application_name.clone();
-    metrics::counter!(counter, "follower" => follower.clone(), "upstream" => upstream())
-        .increment(1);
-    // A gauge holds an f64: exact for notification ids up to 2^53.
+/// The metrics of one follower, keyed once per upstream it follows.
+#[derive(Debug, Default)]
+pub(crate) struct FollowerMetrics {
+    by_upstream: std::sync::Mutex<std::collections::HashMap<String, FollowerKeys>>,
+}
+
+#[derive(Debug, Clone)]
+struct FollowerKeys {
+    processed: MetricKey,
+    skipped: MetricKey,
+    position: MetricKey,
+}
+
+impl FollowerMetrics {
+    /// Counts a notification `follower` processed, and moves its position.
+    pub(crate) fn processed(&self, follower: &LabelValue, tracking: &crate::persistence::Tracking) {
+        let keys = self.keys(follower, &tracking.application_name);
+        keys.processed.increment(1);
+        keys.position.set(position(tracking.notification_id));
+    }
+
+    /// Counts a notification `follower` skipped, and moves its position.
+    pub(crate) fn skipped(&self, follower: &LabelValue, tracking: &crate::persistence::Tracking) {
+        let keys = self.keys(follower, &tracking.application_name);
+        keys.skipped.increment(1);
+        keys.position.set(position(tracking.notification_id));
+    }
+
+    fn keys(&self, follower: &LabelValue, upstream: &str) -> FollowerKeys {
+        let mut keys = self.by_upstream.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = keys.get(upstream) {
+            return found.clone();
+        }
+        let upstream_label = label_value(upstream);
+        let labels = [("follower", follower), ("upstream", &upstream_label)];
+        let made = FollowerKeys {
+            processed: MetricKey::new(NOTIFICATIONS_PROCESSED, &labels),
+            skipped: MetricKey::new(NOTIFICATIONS_SKIPPED, &labels),
+            position: MetricKey::new(FOLLOWER_POSITION, &labels),
+        };
+        keys.insert(upstream.to_owned(), made.clone());
+        made
+    }
+}
+
+/// A notification id as a gauge's value (an f64: exact up to 2^53).
+pub fn position(id: u64) -> f64 {
     #[allow(clippy::cast_precision_loss)]
-    let position = tracking.notification_id as f64;
-    metrics::gauge!(FOLLOWER_POSITION, "follower" => follower.clone(), "upstream" => upstream())
-        .set(position);
+    let position = id as f64;
+    position
 }

@@ -154,8 +154,7 @@ impl DynamoRecorder {
                     if let Some(cached) = last_id.as_deref_mut() {
                         *cached = None;
                     }
-                    metrics::counter!(names::OUTCOME_UNKNOWN, "table" => self.label().clone())
-                        .increment(1);
+                    self.metrics().outcome_unknown.increment(1);
                     tracing::warn!(table = %self.inner.table, %error, "the outcome of a save is unknown: reading it back failed");
                     return Err(self.outcome_unknown(&save, gave_up, error));
                 }
@@ -310,7 +309,7 @@ impl DynamoRecorder {
         if let (Some(cached), Some(&max)) = (last_id, save.ids.last()) {
             *cached = Some(max);
             tracing::Span::current().record("last_notification_id", max);
-            crate::metrics::log_position(self.label(), max);
+            self.metrics().log_position.set(names::position(max));
         }
         save.ids
     }

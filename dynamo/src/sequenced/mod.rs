@@ -186,7 +186,7 @@ async fn lead(
     let Some(lease) = lease::acquire(&client, &table, owner, now_millis(), length).await? else {
         return Ok(Led::NotLeader);
     };
-    metrics::counter!(names::LEASE_ACQUIRED, "table" => recorder.label().clone()).increment(1);
+    recorder.metrics().lease_acquired.increment(1);
     tracing::info!(%table, epoch = lease.epoch, "sequencer took the lease");
     let mut renewed = now_millis();
     let mut sequencer = resume(recorder, &settings.config).await?;
@@ -266,7 +266,7 @@ async fn lead(
 
 /// Another sequencer took the lease from this one (found while `doing` something under it).
 fn deposed(recorder: &DynamoRecorder, lease: &Lease, doing: &str) -> Led {
-    metrics::counter!(names::LEASE_LOST, "table" => recorder.label().clone()).increment(1);
+    recorder.metrics().lease_lost.increment(1);
     tracing::warn!(
         table = recorder.table(),
         epoch = lease.epoch,
@@ -278,10 +278,9 @@ fn deposed(recorder: &DynamoRecorder, lease: &Lease, doing: &str) -> Led {
 /// Records a page written: the log's new position, and how long each of its events took
 /// from its commit to the log.
 fn page_written(recorder: &DynamoRecorder, sequencer: &Sequencer, page: &Page) {
-    let label = recorder.label();
-    metrics::counter!(names::LOG_PAGES, "table" => label.clone()).increment(1);
-    crate::metrics::log_position(label, page.next_id() - 1);
-    let lag = metrics::histogram!(names::LOG_LAG, "table" => label.clone());
+    let metrics = recorder.metrics();
+    metrics.log_pages.increment(1);
+    metrics.log_position.set(names::position(page.next_id() - 1));
     for entry in &page.entries {
         let committed = sequencer.arrived_at(&entry.key()).or(match entry {
             eventsourcing_sequencer::PageEntry::Inline(event) => {
@@ -293,7 +292,7 @@ fn page_written(recorder: &DynamoRecorder, sequencer: &Sequencer, page: &Page) {
             // Milliseconds to seconds; a lag is far below 2^53 ms.
             #[allow(clippy::cast_precision_loss)]
             let seconds = page.written_at.saturating_sub(committed).max(0) as f64 / 1000.0;
-            lag.record(seconds);
+            metrics.log_lag.record(seconds);
         }
     }
 }

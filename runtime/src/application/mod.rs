@@ -280,8 +280,8 @@ impl Default for RetryPolicy {
 #[derive(Clone)]
 pub struct Application {
     name: String,
-    /// The name as a metrics label.
-    label: crate::metrics::LabelValue,
+    /// Its metrics' keys.
+    metrics: Arc<crate::metrics::ApplicationMetrics>,
     env: Environment,
     recorders: Recorders,
     mapper: Arc<Mapper>,
@@ -373,7 +373,7 @@ impl ApplicationBuilder {
             Repository::new(recorders.events.clone(), snapshots, cache.clone(), mapper.clone());
         let log = NotificationLog::new(recorders.events.clone());
         Ok(Application {
-            label: crate::metrics::label_value(&self.name),
+            metrics: Arc::new(crate::metrics::ApplicationMetrics::new(&self.name)),
             name: self.name,
             env,
             recorders,
@@ -426,9 +426,9 @@ impl Application {
         &self.log
     }
 
-    /// The application's name as a metrics label.
-    pub(crate) fn metrics_label(&self) -> &crate::metrics::LabelValue {
-        &self.label
+    /// The keys of the application's metrics.
+    pub(crate) fn metrics(&self) -> &crate::metrics::ApplicationMetrics {
+        &self.metrics
     }
 
     /// The aggregate cache, when `AGGREGATE_CACHE_MAXSIZE` turns it on.
@@ -488,7 +488,7 @@ impl Application {
         let ids = match self.recorders.events.insert_events(events).await {
             Ok(ids) => ids,
             Err(error) => {
-                span.record("outcome", crate::metrics::failure(&self.label, &error));
+                span.record("outcome", self.metrics.failure(&error));
                 if let Some(cache) = &self.cache {
                     // A conflict shows the cached copies may be stale.
                     aggregates.iter().for_each(|aggregate| cache.evict(aggregate.pending_id()));
@@ -508,7 +508,7 @@ impl Application {
         for aggregate in aggregates.iter_mut() {
             aggregate.mark_saved();
         }
-        crate::metrics::saved(&self.label, count);
+        self.metrics.saved(count);
         span.record("outcome", "committed");
         if let Some(last) = ids.last() {
             span.record("last_notification_id", last);

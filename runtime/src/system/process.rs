@@ -84,6 +84,7 @@ impl Processing {
 pub struct ProcessApplication<P> {
     app: Arc<Application>,
     policy: P,
+    metrics: crate::metrics::FollowerMetrics,
 }
 
 impl<P> std::fmt::Debug for ProcessApplication<P> {
@@ -126,7 +127,7 @@ pub(crate) fn is_transient(error: &Error) -> bool {
 impl<P: Policy> ProcessApplication<P> {
     /// A process application running `policy` on `app`'s store.
     pub fn new(app: Application, policy: P) -> Self {
-        ProcessApplication { app: Arc::new(app), policy }
+        ProcessApplication { app: Arc::new(app), policy, metrics: Default::default() }
     }
 
     /// The application.
@@ -214,21 +215,21 @@ impl<P: Policy> ProcessApplication<P> {
                     }
                 }
             }
-            let label = self.app.metrics_label();
+            let metrics = self.app.metrics();
             match &written {
                 Ok(_) => {
                     span.record("outcome", "committed");
                     if count > 0 {
-                        crate::metrics::saved(label, count);
+                        metrics.saved(count);
                     }
                 }
                 Err(error) => {
-                    span.record("outcome", crate::metrics::failure(label, error));
+                    span.record("outcome", metrics.failure(error));
                 }
             }
             match written {
                 Ok(_) => {
-                    crate::metrics::processed(label, &tracking);
+                    self.metrics.processed(&metrics.name, &tracking);
                     self.app.prompt_followers();
                     return Ok(());
                 }
@@ -265,7 +266,7 @@ impl<P: Policy> ProcessApplication<P> {
         match self.app.recorders().events.insert_events_tracked(Vec::new(), tracking.clone()).await
         {
             Ok(_) => {
-                crate::metrics::skipped(self.app.metrics_label(), &tracking);
+                self.metrics.skipped(&self.app.metrics().name, &tracking);
                 Ok(())
             }
             Err(PersistenceError::TrackingConflict { .. }) => Ok(()),
