@@ -21,6 +21,7 @@ mod metrics;
 mod recorder;
 mod sequenced;
 mod table;
+mod trace;
 
 pub use config::{DynamoConfig, NotificationLog};
 pub use errors::Unreachable;

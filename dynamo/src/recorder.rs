@@ -38,6 +38,8 @@ pub struct DynamoRecorder {
 pub(crate) struct Shared {
     client: Client,
     table: String,
+    /// The keys of the table's metrics.
+    metrics: crate::metrics::TableMetrics,
     /// The highest notification id known to be committed; `None` when it must be re-read.
     /// Held across a logged write so that this process allocates ids one save at a time.
     last_notification_id: Mutex<Option<u64>>,
@@ -90,7 +92,7 @@ impl DynamoRecorder {
     pub(crate) async fn open(
         config: DynamoConfig,
     ) -> Result<(Self, Option<sequenced::Parts>), PersistenceError> {
-        let requests = crate::metrics::RequestCounter::default();
+        let requests = crate::metrics::RequestCounter::for_table(&config.table);
         let client = config.client(&requests).await;
         table::ensure(&client, &config.table, config.create_table, config.operation_timeout)
             .await?;
@@ -99,7 +101,7 @@ impl DynamoRecorder {
         let sequencer = match config.notification_log {
             NotificationLog::Sequenced => {
                 let arn = table::stream_arn(&client, &config.table).await?;
-                let counter = crate::metrics::RequestCounter::default();
+                let counter = crate::metrics::RequestCounter::for_table(&config.table);
                 let streams = config.streams_client(&counter).await;
                 let stream =
                     sequenced::Stream { client: streams, arn, table: config.table.clone() };
@@ -183,6 +185,7 @@ impl DynamoRecorder {
         DynamoRecorder {
             inner: Arc::new(Shared {
                 client,
+                metrics: crate::metrics::TableMetrics::new(&table),
                 table,
                 last_notification_id: Mutex::new(None),
                 claim_timeout,
@@ -212,6 +215,11 @@ impl DynamoRecorder {
     /// The table's name.
     pub fn table(&self) -> &str {
         &self.inner.table
+    }
+
+    /// The keys of the table's metrics.
+    pub(crate) fn metrics(&self) -> &crate::metrics::TableMetrics {
+        &self.inner.metrics
     }
 
     /// The SDK client.
@@ -276,6 +284,7 @@ impl DynamoRecorder {
         limit: Option<usize>,
     ) -> Result<Vec<Item>, PersistenceError> {
         let mut condition = "#pk = :pk".to_owned();
+        let span = crate::trace::call("Query", &self.inner.table, &partition);
         let mut request = self
             .inner
             .client
@@ -297,14 +306,21 @@ impl DynamoRecorder {
         let request = request.key_condition_expression(condition);
         let mut items = Vec::new();
         let mut start_key = None;
+        let mut pages = 0u32;
         loop {
             let mut page = request.clone().set_exclusive_start_key(start_key.take());
             if let Some(limit) = limit {
                 let remaining = limit.saturating_sub(items.len());
                 page = page.limit(i32::try_from(remaining).unwrap_or(i32::MAX));
             }
-            let output = page.send().await.map_err(|e| from_sdk(&self.inner.table, "Query", e))?;
+            // One span for the whole query; `attempt` counts its pages.
+            pages += 1;
+            span.record("attempt", pages);
+            let output = crate::trace::send(&span, page.send())
+                .await
+                .map_err(|e| from_sdk(&self.inner.table, "Query", e))?;
             items.extend(output.items.unwrap_or_default());
+            span.record("items", items.len());
             start_key = output.last_evaluated_key.filter(|key| !key.is_empty());
             let full = limit.is_some_and(|limit| items.len() >= limit);
             if start_key.is_none() || full {
@@ -326,7 +342,12 @@ impl DynamoRecorder {
         partition: String,
         position: u64,
     ) -> Result<Option<Item>, PersistenceError> {
-        let output = self
+        let span = crate::trace::call(
+            "GetItem",
+            &self.inner.table,
+            crate::trace::Key(&partition, position),
+        );
+        let request = self
             .inner
             .client
             .get_item()
@@ -334,9 +355,11 @@ impl DynamoRecorder {
             .consistent_read(true)
             .key(HASH_KEY, AttributeValue::S(partition))
             .key(RANGE_KEY, AttributeValue::N(position.to_string()))
-            .send()
+            .send();
+        let output = crate::trace::send(&span, request)
             .await
             .map_err(|e| from_sdk(&self.inner.table, "GetItem", e))?;
+        span.record("items", u8::from(output.item.is_some()));
         Ok(output.item)
     }
 }
@@ -481,17 +504,7 @@ impl ProcessRecorder for DynamoRecorder {
         application_name: &str,
         notification_id: u64,
     ) -> Result<bool, PersistenceError> {
-        let output = self
-            .inner
-            .client
-            .get_item()
-            .table_name(&self.inner.table)
-            .consistent_read(true)
-            .key(HASH_KEY, AttributeValue::S(items::tracking_partition(application_name)))
-            .key(RANGE_KEY, AttributeValue::N(notification_id.to_string()))
-            .send()
-            .await
-            .map_err(|e| from_sdk(&self.inner.table, "GetItem", e))?;
-        Ok(output.item.is_some())
+        let partition = items::tracking_partition(application_name);
+        Ok(self.get(partition, notification_id).await?.is_some())
     }
 }

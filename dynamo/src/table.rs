@@ -20,7 +20,8 @@ pub async fn ensure(
     // `None` (no deadline) when the configured timeout is too large to add to an instant.
     let deadline = Instant::now().checked_add(timeout.max(Duration::from_secs(60)));
     loop {
-        match client.describe_table().table_name(table).send().await {
+        let span = crate::trace::call("DescribeTable", table, "");
+        match crate::trace::send(&span, client.describe_table().table_name(table).send()).await {
             Ok(output) => {
                 let description = output.table.unwrap_or_else(|| {
                     aws_sdk_dynamodb::types::TableDescription::builder().build()
@@ -123,7 +124,8 @@ async fn create_table(client: &Client, table: &str) -> Result<(), PersistenceErr
             .build()
             .map_err(|e| PersistenceError::Programming(e.to_string()))
     };
-    let result = client
+    let span = crate::trace::call("CreateTable", table, "");
+    let request = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
@@ -139,9 +141,8 @@ async fn create_table(client: &Client, table: &str) -> Result<(), PersistenceErr
                 .build()
                 .map_err(|e| PersistenceError::Programming(e.to_string()))?,
         )
-        .send()
-        .await;
-    match result {
+        .send();
+    match crate::trace::send(&span, request).await {
         Ok(_) => {
             tracing::info!(table, "created table");
             Ok(())
@@ -159,10 +160,8 @@ async fn create_table(client: &Client, table: &str) -> Result<(), PersistenceErr
 /// The ARN of the table's stream, which the sequenced notification log reads; a typed error
 /// naming the table and how to turn the stream on when it has none with new images.
 pub async fn stream_arn(client: &Client, table: &str) -> Result<String, PersistenceError> {
-    let output = client
-        .describe_table()
-        .table_name(table)
-        .send()
+    let span = crate::trace::call("DescribeTable", table, "");
+    let output = crate::trace::send(&span, client.describe_table().table_name(table).send())
         .await
         .map_err(|e| from_sdk(table, "DescribeTable", e))?;
     let description = output

@@ -10,6 +10,7 @@ pub mod application;
 pub mod domain;
 pub mod environment;
 pub mod error;
+pub mod metrics;
 pub mod persistence;
 pub mod system;
 pub mod testing;

@@ -324,6 +324,12 @@ impl Sequencer {
             .min()
     }
 
+    /// When the stream's record of an event consumed and not yet logged was created (epoch
+    /// ms, the stream's approximate time): how long logging it took is measured from here.
+    pub fn arrived_at(&self, key: &(Uuid, u64)) -> Option<i64> {
+        self.arrived.get(key).copied()
+    }
+
     /// Events consumed and not yet logged.
     pub fn waiting(&self) -> usize {
         self.buffer.len() + self.unrestored.len()

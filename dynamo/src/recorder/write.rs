@@ -15,8 +15,10 @@ use crate::items::{self, Item, LOG_PARTITION};
 use crate::limits;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use backon::{BackoffBuilder, ExponentialBuilder};
+use eventsourcing_runtime::metrics::{self as names, retried};
 use eventsourcing_runtime::persistence::{check_batch, PersistenceError, StoredEvent, Tracking};
 use std::time::{Duration, Instant};
+use tracing::field::Empty;
 use uuid::Uuid;
 
 /// One save's items under one claim of notification ids, sent as often as needed.
@@ -64,6 +66,17 @@ fn deadline_after(timeout: Duration) -> Instant {
 
 impl DynamoRecorder {
     /// Writes the events (and the tracking record) in one conditional request.
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(
+            table = %self.inner.table,
+            events = events.len(),
+            tracking = tracking.as_ref().map(|t| t.notification_id),
+            claims = Empty,
+            last_notification_id = Empty,
+        )
+    )]
     pub(super) async fn write(
         &self,
         events: Vec<StoredEvent>,
@@ -84,12 +97,16 @@ impl DynamoRecorder {
         let deadline = deadline_after(self.inner.claim_timeout);
         let mut pauses = pauses();
         let mut claims = 0u32;
+        let mut sends = 0u32;
         let mut prepared = None;
+        let span = tracing::Span::current();
         loop {
             let save = match prepared.take() {
                 Some(save) => save,
                 None => {
                     claims += 1;
+                    sends = 0;
+                    span.record("claims", claims);
                     let last = match last_id.as_deref_mut() {
                         Some(Some(last)) => Some(*last),
                         Some(cached) => {
@@ -102,17 +119,21 @@ impl DynamoRecorder {
                     self.prepare(&events, tracking.as_ref(), last)?
                 }
             };
-            let outcome = match self.send(&save).await {
+            sends += 1;
+            let outcome = match self.send(&save, sends).await {
                 Attempt::Committed => Ok(()),
                 Attempt::ConditionFailed(index) => Err((index, None)),
                 Attempt::Retry(error) => {
                     let pause = pauses.next().unwrap_or(Duration::from_millis(500));
                     if Instant::now().checked_add(pause).is_some_and(|then| then < deadline) {
+                        retried("write");
                         tracing::debug!(table = %self.inner.table, %error, "retrying the same write");
                         tokio::time::sleep(pause).await;
                         prepared = Some(save);
                         continue;
                     }
+                    names::gave_up("write");
+                    tracing::warn!(table = %self.inner.table, %error, sends, "giving up sending the same write; reading it back");
                     Err((usize::MAX, Some(error)))
                 }
                 Attempt::Refused(error) => return Err(error),
@@ -133,6 +154,8 @@ impl DynamoRecorder {
                     if let Some(cached) = last_id.as_deref_mut() {
                         *cached = None;
                     }
+                    self.metrics().outcome_unknown.increment(1);
+                    tracing::warn!(table = %self.inner.table, %error, "the outcome of a save is unknown: reading it back failed");
                     return Err(self.outcome_unknown(&save, gave_up, error));
                 }
                 ReadBack::Absent => {}
@@ -141,6 +164,12 @@ impl DynamoRecorder {
                 return Err(error);
             }
             if let Some(event) = events.get(index) {
+                tracing::debug!(
+                    table = %self.inner.table,
+                    aggregate = %event.originator_id,
+                    version = event.originator_version,
+                    "conflict: another writer stored this version first"
+                );
                 return Err(PersistenceError::Conflict {
                     originator_id: event.originator_id,
                     originator_version: event.originator_version,
@@ -161,6 +190,8 @@ impl DynamoRecorder {
                 *cached = None;
             }
             if Instant::now() >= deadline {
+                names::gave_up("id_claim");
+                tracing::warn!(table = %self.inner.table, claims, "giving up claiming notification ids");
                 return Err(PersistenceError::Operational {
                     operation: format!("TransactWriteItems on table {}", self.inner.table),
                     message: format!(
@@ -170,6 +201,8 @@ impl DynamoRecorder {
                     source: None,
                 });
             }
+            retried("id_claim");
+            tracing::debug!(table = %self.inner.table, claims, "another process took these notification ids; claiming the next ones");
             let pause = pauses.next().unwrap_or(Duration::from_millis(100));
             tokio::time::sleep(pause.min(Duration::from_millis(100))).await;
         }
@@ -217,11 +250,20 @@ impl DynamoRecorder {
         Ok(Prepared { items, names, ids, token })
     }
 
-    /// Sends the save once: a `PutItem` for one item, else a `TransactWriteItems`.
-    async fn send(&self, save: &Prepared) -> Attempt {
+    /// Sends the save once (its `attempt`th send): a `PutItem` for one item, else a
+    /// `TransactWriteItems`.
+    async fn send(&self, save: &Prepared, attempt: u32) -> Attempt {
         let table = &self.inner.table;
+        let operation = match save.items.len() {
+            1 => "PutItem",
+            _ => "TransactWriteItems",
+        };
+        let first = save.names.first().map_or("", String::as_str);
+        let span = crate::trace::call(operation, table, first);
+        span.record("attempt", attempt);
+        span.record("items", save.items.len());
         if let [item] = save.items.as_slice() {
-            let result = self
+            let request = self
                 .inner
                 .client
                 .put_item()
@@ -229,9 +271,8 @@ impl DynamoRecorder {
                 .set_item(Some(item.clone()))
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", items::HASH_KEY)
-                .send()
-                .await;
-            return attempt::put_item(table, result);
+                .send();
+            return attempt::put_item(table, crate::trace::send(&span, request).await);
         }
         let mut actions = Vec::with_capacity(save.items.len());
         for item in &save.items {
@@ -240,14 +281,14 @@ impl DynamoRecorder {
                 Err(error) => return Attempt::Refused(error),
             }
         }
-        let result = self
+        let request = self
             .inner
             .client
             .transact_write_items()
             .set_transact_items(Some(actions))
             .client_request_token(&save.token)
-            .send()
-            .await;
+            .send();
+        let result = crate::trace::send(&span, request).await;
         attempt::transact_write_items(table, result, |i| {
             save.names.get(i).cloned().unwrap_or_else(|| format!("item {i}"))
         })
@@ -267,6 +308,8 @@ impl DynamoRecorder {
     fn committed(&self, save: Prepared, last_id: Option<&mut Option<u64>>) -> Vec<u64> {
         if let (Some(cached), Some(&max)) = (last_id, save.ids.last()) {
             *cached = Some(max);
+            tracing::Span::current().record("last_notification_id", max);
+            self.metrics().log_position.set(names::position(max));
         }
         save.ids
     }
@@ -294,6 +337,7 @@ impl DynamoRecorder {
                     {
                         return ReadBack::Unknown(error);
                     }
+                    retried("read_back");
                     tracing::debug!(table = %self.inner.table, %error, "retrying a read-back");
                     tokio::time::sleep(pause).await;
                 }

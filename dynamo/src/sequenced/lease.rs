@@ -31,6 +31,12 @@ fn failed_condition<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(error: &E)
 
 /// Takes the lease if it is free or expired (a new epoch), or returns `None` while another
 /// owner holds it.
+#[tracing::instrument(
+    name = "lease",
+    level = "debug",
+    skip_all,
+    fields(table = table, outcome = tracing::field::Empty, epoch = tracing::field::Empty)
+)]
 pub async fn acquire(
     client: &Client,
     table: &str,
@@ -39,7 +45,8 @@ pub async fn acquire(
     length: i64,
 ) -> Result<Option<Lease>, PersistenceError> {
     let [hash, range] = key();
-    let result = client
+    let span = crate::trace::call("UpdateItem", table, crate::trace::Key(LEASE_PARTITION, 0));
+    let request = client
         .update_item()
         .table_name(table)
         .key(hash.0, hash.1)
@@ -54,9 +61,9 @@ pub async fn acquire(
         .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
         .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
         .return_values(ReturnValue::UpdatedNew)
-        .send()
-        .await;
-    match result {
+        .send();
+    let lease = tracing::Span::current();
+    match crate::trace::send(&span, request).await {
         Ok(output) => {
             let epoch = output
                 .attributes
@@ -68,9 +75,14 @@ pub async fn acquire(
                     location: format!("in table {table} at {HASH_KEY}={LEASE_PARTITION}"),
                     problem: "the lease has no epoch".to_owned(),
                 })?;
+            lease.record("outcome", "acquired");
+            lease.record("epoch", epoch);
             Ok(Some(Lease { owner: owner.to_owned(), epoch }))
         }
-        Err(error) if error.as_service_error().is_some_and(failed_condition) => Ok(None),
+        Err(error) if error.as_service_error().is_some_and(failed_condition) => {
+            lease.record("outcome", "held by another");
+            Ok(None)
+        }
         Err(error) => Err(from_sdk(table, "UpdateItem (sequencer lease)", error)),
     }
 }
@@ -112,7 +124,8 @@ async fn set_held(
 ) -> Result<bool, PersistenceError> {
     let [hash, range] = key();
     let oldest = progress.oldest_waiting.unwrap_or(i64::MAX);
-    let result = client
+    let span = crate::trace::call("UpdateItem", table, crate::trace::Key(LEASE_PARTITION, 0));
+    let request = client
         .update_item()
         .table_name(table)
         .key(hash.0, hash.1)
@@ -129,9 +142,8 @@ async fn set_held(
         .expression_attribute_values(":expires", AttributeValue::N(expires_at.to_string()))
         .expression_attribute_values(":horizon", AttributeValue::N(progress.horizon.to_string()))
         .expression_attribute_values(":oldest", AttributeValue::N(oldest.to_string()))
-        .send()
-        .await;
-    match result {
+        .send();
+    match crate::trace::send(&span, request).await {
         Ok(_) => Ok(true),
         Err(error) if error.as_service_error().is_some_and(failed_condition) => Ok(false),
         Err(error) => Err(from_sdk(table, "UpdateItem (sequencer lease)", error)),
@@ -162,13 +174,15 @@ pub async fn progress(
     table: &str,
 ) -> Result<Option<super::Progress>, PersistenceError> {
     let [hash, range] = key();
-    let output = client
+    let span = crate::trace::call("GetItem", table, crate::trace::Key(LEASE_PARTITION, 0));
+    let request = client
         .get_item()
         .table_name(table)
         .consistent_read(true)
         .key(hash.0, hash.1)
         .key(range.0, range.1)
-        .send()
+        .send();
+    let output = crate::trace::send(&span, request)
         .await
         .map_err(|e| from_sdk(table, "GetItem (sequencer lease)", e))?;
     let Some(item) = output.item else { return Ok(None) };

@@ -17,6 +17,7 @@ use crate::attempt::{self, Attempt};
 use crate::items::{Item, HASH_KEY, RANGE_KEY};
 use crate::recorder::DynamoRecorder;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use eventsourcing_runtime::metrics::{self as names, retried};
 use eventsourcing_runtime::persistence::{
     Notification, NotificationQuery, PersistenceError, StoredEvent,
 };
@@ -26,6 +27,7 @@ use pages::StoredPage;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 pub(crate) use stream::Stream;
@@ -125,6 +127,9 @@ pub(crate) struct Parts {
     pub signals: Arc<Signals>,
 }
 
+/// How many times a log page is sent before the sequencer gives up and starts again.
+const PAGE_TRIES: u32 = 20;
+
 /// How often the sequencer lists the stream's shards when none has closed.
 const DESCRIBE_EVERY: Duration = Duration::from_secs(10);
 
@@ -217,7 +222,8 @@ impl Term<'_> {
         else {
             return Ok(Led::NotLeader);
         };
-        tracing::debug!(%table, epoch = lease.epoch, "sequencer took the lease");
+        recorder.metrics().lease_acquired.increment(1);
+        tracing::info!(%table, epoch = lease.epoch, "sequencer took the lease");
         let mut renewed = now_millis();
         let mut sequencer = resume(recorder, &settings.config).await?;
         let mut shards = Vec::new();
@@ -231,7 +237,7 @@ impl Term<'_> {
             if now_millis() - renewed > length / 3 {
                 let progress = *signals.progress.borrow();
                 if !lease::renew(&client, &table, &lease, now_millis(), length, &progress).await? {
-                    return Ok(Led::Deposed);
+                    return Ok(deposed(recorder, &lease, "renewing it"));
                 }
                 renewed = now_millis();
             }
@@ -248,7 +254,7 @@ impl Term<'_> {
                     tracing::warn!(%table, %error, "sequencing what the log lacks from the table");
                     match recovery::recover(recorder, &lease, &settings.config, signals).await? {
                         Some(recovered) => sequencer = recovered,
-                        None => return Ok(Led::Deposed),
+                        None => return Ok(deposed(recorder, &lease, "recovering the log")),
                     }
                     sequencer.note_shards(&shards).map_err(|e| sequence_error(&table, e))?;
                 }
@@ -267,7 +273,7 @@ impl Term<'_> {
                         match recovery::recover(recorder, &lease, &settings.config, signals).await?
                         {
                             Some(recovered) => sequencer = recovered,
-                            None => return Ok(Led::Deposed),
+                            None => return Ok(deposed(recorder, &lease, "recovering the log")),
                         }
                         described = None;
                         break;
@@ -289,7 +295,7 @@ impl Term<'_> {
                 waiting_since = None;
             } else if due {
                 if !write_ready(recorder, &mut sequencer, &lease, signals).await? {
-                    return Ok(Led::Deposed);
+                    return Ok(deposed(recorder, &lease, "writing a page"));
                 }
                 waiting_since = None;
             }
@@ -318,6 +324,39 @@ impl Term<'_> {
     }
 }
 
+/// Another sequencer took the lease from this one (found while `doing` something under it).
+fn deposed(recorder: &DynamoRecorder, lease: &Lease, doing: &str) -> Led {
+    recorder.metrics().lease_lost.increment(1);
+    tracing::warn!(
+        table = recorder.table(),
+        epoch = lease.epoch,
+        "the sequencer lost its lease while {doing}: another process's sequencer took it"
+    );
+    Led::Deposed
+}
+
+/// Records a page written: the log's new position, and how long each of its events took
+/// from its commit to the log.
+fn page_written(recorder: &DynamoRecorder, sequencer: &Sequencer, page: &Page) {
+    let metrics = recorder.metrics();
+    metrics.log_pages.increment(1);
+    metrics.log_position.set(names::position(page.next_id() - 1));
+    for entry in &page.entries {
+        let committed = sequencer.arrived_at(&entry.key()).or(match entry {
+            eventsourcing_sequencer::PageEntry::Inline(event) => {
+                Some(event.created_at.saturating_mul(1000))
+            }
+            eventsourcing_sequencer::PageEntry::Reference { .. } => None,
+        });
+        if let Some(committed) = committed {
+            // Milliseconds to seconds; a lag is far below 2^53 ms.
+            #[allow(clippy::cast_precision_loss)]
+            let seconds = page.written_at.saturating_sub(committed).max(0) as f64 / 1000.0;
+            metrics.log_lag.record(seconds);
+        }
+    }
+}
+
 /// Answers the sequencer's lookups from the table and writes every page it can cut;
 /// `false` when the lease was lost.
 async fn write_ready(
@@ -338,6 +377,7 @@ async fn write_ready(
         if !write_page(recorder, &page, lease).await? {
             return Ok(false);
         }
+        page_written(recorder, sequencer, &page);
         sequencer.committed(&page).map_err(|e| sequence_error(table, e))?;
         signals.paged.notify_waiters();
     }
@@ -421,6 +461,19 @@ async fn last_page(recorder: &DynamoRecorder) -> Result<Option<StoredPage>, Pers
 
 /// Writes a page under the lease; `false` when the lease was lost (the page is not
 /// written). A lost response is resolved by reading the page back.
+#[tracing::instrument(
+    name = "log_page",
+    level = "debug",
+    skip_all,
+    fields(
+        table = recorder.table(),
+        first_id = page.first_id,
+        entries = page.entries.len(),
+        epoch = lease.epoch,
+        attempts = Empty,
+        outcome = Empty,
+    )
+)]
 async fn write_page(
     recorder: &DynamoRecorder,
     page: &Page,
@@ -438,21 +491,33 @@ async fn write_page(
     let fence: ConditionCheck = lease::fence(&table, lease)?;
     let token = Uuid::new_v4().hyphenated().to_string();
     let mut pause = Duration::from_millis(10);
-    for _ in 0..20 {
-        let result = recorder
+    let span = tracing::Span::current();
+    for attempt in 1..=PAGE_TRIES {
+        span.record("attempts", attempt);
+        let call = crate::trace::call(
+            "TransactWriteItems",
+            &table,
+            crate::trace::Key(PAGES_PARTITION, page.first_id),
+        );
+        call.record("attempt", attempt);
+        call.record("items", 2);
+        let request = recorder
             .client()
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put.clone()).build())
             .transact_items(TransactWriteItem::builder().condition_check(fence.clone()).build())
             .client_request_token(&token)
-            .send()
-            .await;
+            .send();
+        let result = crate::trace::send(&call, request).await;
         let names = |i: usize| match i {
             0 => format!("log page {}", page.first_id),
             _ => "the sequencer lease".to_owned(),
         };
         match attempt::transact_write_items(&table, result, names) {
-            Attempt::Committed => return Ok(true),
+            Attempt::Committed => {
+                span.record("outcome", "written");
+                return Ok(true);
+            }
             Attempt::ConditionFailed(_) => {
                 // Ours (an earlier attempt whose response was lost), or another sequencer's.
                 let stored = recorder.get(PAGES_PARTITION.to_owned(), page.first_id).await?;
@@ -460,16 +525,24 @@ async fn write_page(
                     .as_ref()
                     .and_then(|item| read_page(item).ok())
                     .is_some_and(|p| p.owner == lease.owner && p.epoch == lease.epoch);
+                span.record("outcome", if ours { "written" } else { "lease lost" });
                 return Ok(ours);
             }
             Attempt::Retry(error) => {
+                retried("log_page");
                 tracing::debug!(%table, %error, "retrying a log page");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(500));
             }
-            Attempt::Refused(error) => return Err(error),
+            Attempt::Refused(error) => {
+                span.record("outcome", "refused");
+                return Err(error);
+            }
         }
     }
+    names::gave_up("log_page");
+    span.record("outcome", "gave up");
+    tracing::warn!(%table, first_id = page.first_id, "giving up writing a log page");
     Err(PersistenceError::Operational {
         operation: format!("writing log page {} of table {table}", page.first_id),
         message: "DynamoDB kept failing the write".to_owned(),

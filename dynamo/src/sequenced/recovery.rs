@@ -47,17 +47,22 @@ pub async fn recover(
     let next_id = last_page(recorder).await?.map_or(1, |page| page.next_id());
     let mut missing = Vec::new();
     let mut start = None;
+    let span = crate::trace::call("Scan", &table, "");
+    let mut scanned = 0;
     loop {
-        let output = recorder
+        let request = recorder
             .client()
             .scan()
             .table_name(&table)
             .consistent_read(true)
             .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| from_sdk(&table, "Scan", e))?;
-        for item in output.items.unwrap_or_default() {
+            .send();
+        let output =
+            crate::trace::send(&span, request).await.map_err(|e| from_sdk(&table, "Scan", e))?;
+        let items = output.items.unwrap_or_default();
+        scanned += items.len();
+        span.record("items", scanned);
+        for item in items {
             let is_event = matches!(item.get(HASH_KEY), Some(AttributeValue::S(key)) if Uuid::parse_str(key).is_ok());
             if !is_event {
                 continue;

@@ -35,13 +35,15 @@ impl Stream {
     pub async fn shards(&self) -> Result<Vec<ShardInfo>, PersistenceError> {
         let mut shards = Vec::new();
         let mut start = None;
+        let span = crate::trace::call("DescribeStream", &self.table, &self.arn);
         loop {
-            let output = self
+            let request = self
                 .client
                 .describe_stream()
                 .stream_arn(&self.arn)
                 .set_exclusive_start_shard_id(start.take())
-                .send()
+                .send();
+            let output = crate::trace::send(&span, request)
                 .await
                 .map_err(|e| from_sdk(&self.table, "DescribeStream", e))?;
             let Some(description) = output.stream_description else { break };
@@ -75,15 +77,16 @@ impl Stream {
             Some(_) => ShardIteratorType::AfterSequenceNumber,
             None => ShardIteratorType::TrimHorizon,
         };
-        let result = self
+        let span = crate::trace::call("GetShardIterator", &self.table, &shard.0);
+        let request = self
             .client
             .get_shard_iterator()
             .stream_arn(&self.arn)
             .shard_id(&shard.0)
             .shard_iterator_type(kind)
             .set_sequence_number(after.map(|s| s.as_str().to_owned()))
-            .send()
-            .await;
+            .send();
+        let result = crate::trace::send(&span, request).await;
         let output = match result {
             Ok(output) => output,
             Err(e)
@@ -95,11 +98,14 @@ impl Stream {
         };
         let mut iterator = output.shard_iterator;
         let mut records = Vec::new();
-        for _ in 0..BATCHES_PER_READ {
+        for batch in 1..=BATCHES_PER_READ {
             let Some(current) = iterator.take() else {
                 return Ok(Read::Records(records, ShardEnd::Closed));
             };
-            let result = self.client.get_records().shard_iterator(current).limit(1000).send().await;
+            let span = crate::trace::call("GetRecords", &self.table, &shard.0);
+            span.record("attempt", batch);
+            let request = self.client.get_records().shard_iterator(current).limit(1000).send();
+            let result = crate::trace::send(&span, request).await;
             let output = match result {
                 Ok(output) => output,
                 Err(e)
@@ -111,6 +117,7 @@ impl Stream {
                 Err(e) => return Err(from_sdk(&self.table, "GetRecords", e)),
             };
             let batch = output.records.unwrap_or_default();
+            span.record("items", batch.len());
             let empty = batch.is_empty();
             for record in batch {
                 records.push(self.convert(&record)?);

@@ -280,6 +280,8 @@ impl Default for RetryPolicy {
 #[derive(Clone)]
 pub struct Application {
     name: String,
+    /// Its metrics' keys.
+    metrics: Arc<crate::metrics::ApplicationMetrics>,
     env: Environment,
     recorders: Recorders,
     mapper: Arc<Mapper>,
@@ -371,6 +373,7 @@ impl ApplicationBuilder {
             Repository::new(recorders.events.clone(), snapshots, cache.clone(), mapper.clone());
         let log = NotificationLog::new(recorders.events.clone());
         Ok(Application {
+            metrics: Arc::new(crate::metrics::ApplicationMetrics::new(&self.name)),
             name: self.name,
             env,
             recorders,
@@ -423,6 +426,11 @@ impl Application {
         &self.log
     }
 
+    /// The keys of the application's metrics.
+    pub(crate) fn metrics(&self) -> &crate::metrics::ApplicationMetrics {
+        &self.metrics
+    }
+
     /// The aggregate cache, when `AGGREGATE_CACHE_MAXSIZE` turns it on.
     pub(crate) fn cache(&self) -> Option<&Arc<AggregateCache>> {
         self.cache.as_ref()
@@ -454,17 +462,33 @@ impl Application {
         self.save_pending(&mut pending).await
     }
 
+    #[tracing::instrument(
+        name = "save",
+        skip_all,
+        fields(
+            application = %self.name,
+            aggregates = aggregates.len(),
+            events = tracing::field::Empty,
+            last_notification_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        )
+    )]
     async fn save_pending(&self, aggregates: &mut [&mut dyn Pending]) -> Result<Vec<u64>> {
+        let span = tracing::Span::current();
         let mut events = Vec::new();
         for aggregate in aggregates.iter() {
             aggregate.encode_pending(&self.mapper, &mut events)?;
         }
+        span.record("events", events.len());
         if events.is_empty() {
+            span.record("outcome", "nothing to save");
             return Ok(Vec::new());
         }
+        let count = events.len();
         let ids = match self.recorders.events.insert_events(events).await {
             Ok(ids) => ids,
             Err(error) => {
+                span.record("outcome", self.metrics.failure(&error));
                 if let Some(cache) = &self.cache {
                     // A conflict shows the cached copies may be stale.
                     aggregates.iter().for_each(|aggregate| cache.evict(aggregate.pending_id()));
@@ -483,6 +507,11 @@ impl Application {
         }
         for aggregate in aggregates.iter_mut() {
             aggregate.mark_saved();
+        }
+        self.metrics.saved(count);
+        span.record("outcome", "committed");
+        if let Some(last) = ids.last() {
+            span.record("last_notification_id", last);
         }
         self.prompt_followers();
         self.store_snapshots(snapshots).await;
@@ -593,6 +622,10 @@ impl Application {
     /// ```
     ///
     /// The crate documentation of `eventsourcing_dynamodb` shows it with a real aggregate.
+    #[tracing::instrument(
+        skip_all,
+        fields(application = %self.name, aggregate = %id, attempts = tracing::field::Empty)
+    )]
     pub async fn update<A, O>(
         &self,
         id: Uuid,
@@ -606,8 +639,10 @@ impl Application {
         let mut delay = self.retry.first_delay;
         let mut latest = self.repository.get::<A>(id).await?;
         let mut attempt = 0;
+        let span = tracing::Span::current();
         loop {
             attempt += 1;
+            span.record("attempts", attempt);
             // The command runs on a copy, so that a conflict (or a refusal) leaves `latest`
             // clean, and what a refused command recorded is dropped with the copy.
             let mut aggregate = latest.clone();
@@ -616,9 +651,12 @@ impl Application {
                 Ok(_) => return Ok(value),
                 Err(Error::Persistence(error)) if error.is_conflict() => {
                     if attempt >= attempts {
+                        crate::metrics::gave_up("command");
+                        tracing::warn!(%id, attempt, "conflict on every attempt; giving up");
                         let error = Error::RetriesExhausted { id, attempts: attempt, last: error };
                         return Err(error.into());
                     }
+                    crate::metrics::retried("command");
                     tracing::debug!(%id, attempt, "conflict; retrying command");
                     tokio::time::sleep(jitter(delay)).await;
                     delay = (delay * 2).min(self.retry.max_delay);
@@ -628,6 +666,7 @@ impl Application {
                     match self.stored_as_recorded(&aggregate).await {
                         Some(true) => return Ok(value),
                         Some(false) if attempt < attempts => {
+                            crate::metrics::retried("command");
                             tracing::debug!(%id, attempt, "save did not commit; retrying command");
                             self.repository.catch_up(&mut latest).await?;
                         }

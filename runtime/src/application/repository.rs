@@ -100,7 +100,18 @@ impl Repository {
         Ok(())
     }
 
+    #[tracing::instrument(
+        skip_all,
+        fields(
+            aggregate_type = <A as AggregateState>::NAME,
+            aggregate = %id,
+            version = version,
+            from_snapshot = tracing::field::Empty,
+            events = tracing::field::Empty,
+        )
+    )]
     async fn load<A: Aggregate>(&self, id: Uuid, version: Option<u64>) -> Result<Root<A>> {
+        let span = tracing::Span::current();
         let not_found = || Error::AggregateNotFound { id, version };
         if version == Some(0) {
             return Err(not_found());
@@ -109,11 +120,15 @@ impl Repository {
             let query =
                 EventQuery { gt: Some(root.version()), lte: version, ..EventQuery::default() };
             let stored = self.events.select_events(id, query).await?;
+            span.record("from_snapshot", true);
+            span.record("events", stored.len());
             self.replay_onto(&mut root, &stored)?;
             return Ok(root);
         }
         let query = EventQuery { lte: version, ..EventQuery::default() };
         let stored = self.events.select_events(id, query).await?;
+        span.record("from_snapshot", false);
+        span.record("events", stored.len());
         let Some(first) = stored.first() else {
             return Err(not_found());
         };

@@ -88,6 +88,7 @@ impl Processing {
 pub struct ProcessApplication<P> {
     app: Arc<Application>,
     policy: P,
+    metrics: crate::metrics::FollowerMetrics,
 }
 
 impl<P> std::fmt::Debug for ProcessApplication<P> {
@@ -130,7 +131,7 @@ pub(crate) fn is_transient(error: &Error) -> bool {
 impl<P: Policy> ProcessApplication<P> {
     /// A process application running `policy` on `app`'s store.
     pub fn new(app: Application, policy: P) -> Self {
-        ProcessApplication { app: Arc::new(app), policy }
+        ProcessApplication { app: Arc::new(app), policy, metrics: Default::default() }
     }
 
     /// The application.
@@ -178,7 +179,21 @@ impl<P: Policy> ProcessApplication<P> {
 
     /// Runs the policy for one notification and records its events with the tracking
     /// record. Already processed: nothing happens.
+    #[tracing::instrument(
+        name = "policy",
+        skip_all,
+        fields(
+            follower = self.app.name(),
+            upstream = %notified.upstream,
+            notification_id = notified.notification.id,
+            topic = notified.topic(),
+            attempts = tracing::field::Empty,
+            events = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        )
+    )]
     pub async fn process(&self, notified: &Notified) -> Result<()> {
+        let span = tracing::Span::current();
         let tracking = Tracking {
             application_name: notified.upstream.clone(),
             notification_id: notified.notification.id,
@@ -187,8 +202,11 @@ impl<P: Policy> ProcessApplication<P> {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            span.record("attempts", attempt);
             let mut processing = Processing::empty(&self.app);
             self.policy.process(notified, &mut processing).await?;
+            let count = processing.events.len();
+            span.record("events", count);
             let written = recorder.insert_events_tracked(processing.events, tracking.clone()).await;
             if let Some(cache) = self.app.cache() {
                 // As after `Application::save`: the cache holds what was written, and
@@ -200,20 +218,45 @@ impl<P: Policy> ProcessApplication<P> {
                     }
                 }
             }
+            let metrics = self.app.metrics();
+            match &written {
+                Ok(_) => {
+                    span.record("outcome", "committed");
+                    if count > 0 {
+                        metrics.saved(count);
+                    }
+                }
+                Err(error) => {
+                    span.record("outcome", metrics.failure(error));
+                }
+            }
             match written {
                 Ok(_) => {
+                    self.metrics.processed(&metrics.name, &tracking);
                     self.app.prompt_followers();
                     return Ok(());
                 }
                 Err(PersistenceError::TrackingConflict { .. }) => return Ok(()),
                 Err(error) if error.is_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                    crate::metrics::retried("policy");
                     tracing::debug!(
                         app = self.app.name(),
                         id = tracking.notification_id,
                         "policy write conflicted; processing again"
                     );
                 }
-                Err(error) => return Err(Error::Persistence(error)),
+                Err(error) => {
+                    if error.is_conflict() {
+                        crate::metrics::gave_up("policy");
+                        tracing::warn!(
+                            app = self.app.name(),
+                            id = tracking.notification_id,
+                            attempts = attempt,
+                            "policy write conflicted on every attempt; giving up"
+                        );
+                    }
+                    return Err(Error::Persistence(error));
+                }
             }
         }
     }
@@ -234,8 +277,13 @@ impl<P: Policy> ProcessApplication<P> {
     /// notification it cannot process. Already processed: nothing happens.
     pub async fn skip(&self, upstream: &str, notification_id: u64) -> Result<()> {
         let tracking = Tracking { application_name: upstream.to_owned(), notification_id };
-        match self.app.recorders().events.insert_events_tracked(Vec::new(), tracking).await {
-            Ok(_) | Err(PersistenceError::TrackingConflict { .. }) => Ok(()),
+        match self.app.recorders().events.insert_events_tracked(Vec::new(), tracking.clone()).await
+        {
+            Ok(_) => {
+                self.metrics.skipped(&self.app.metrics().name, &tracking);
+                Ok(())
+            }
+            Err(PersistenceError::TrackingConflict { .. }) => Ok(()),
             Err(error) => Err(error.into()),
         }
     }
