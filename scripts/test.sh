@@ -23,10 +23,10 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGIO
 export AWS_EC2_METADATA_DISABLED=true
 
 # The test binaries that talk to DynamoDB (they call support::dynamo_endpoint or start servers),
-# in the root package, the inspector's, the Lambda handler's and the benchmarks' (test names are
+# in the root package and the inspector's, Lambda handler's, benchmarks' and observability members (test names are
 # unique across them).
 dynamo_tests=()
-for file in tests/*.rs inspect/tests/*.rs lambda/tests/*.rs benchmarks/tests/*.rs; do
+for file in tests/*.rs inspect/tests/*.rs lambda/tests/*.rs benchmarks/tests/*.rs observability/tests/*.rs; do
   if grep -qE 'dynamo_endpoint|LocalServer' "$file"; then
     dynamo_tests+=(--test "$(basename "$file" .rs)")
   fi

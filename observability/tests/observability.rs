@@ -3,6 +3,7 @@
 //! `metrics-util`'s `DebuggingRecorder` for the metrics (both installed for one test's
 //! thread only, so that tests running in parallel do not see each other's).
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use eventsourcing_dynamodb::metrics as names;

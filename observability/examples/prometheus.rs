@@ -3,7 +3,7 @@
 //! workload with a follower on the store the environment configures, and what the
 //! recorder would serve on a scrape, printed.
 //!
-//! In memory: `cargo run --example prometheus`
+//! In memory: `cargo run -p eventsourcing-observability --example prometheus`
 //! On DynamoDB: set PERSISTENCE_MODULE=eventsourcing_dynamodb, DYNAMO_ENDPOINT_URL,
 //! DYNAMO_TABLE (TrickCounter uses `<DYNAMO_TABLE>-tricks`) and CREATE_TABLE=true.
 //!
