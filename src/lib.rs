@@ -78,6 +78,9 @@ pub use eventsourcing_dynamo as dynamodb;
 /// Everything an application needs: `use eventsourcing_dynamodb::prelude::*;`.
 pub mod prelude {
     pub use eventsourcing_macros::{aggregate, event};
+    pub use eventsourcing_runtime::projection::{
+        InMemoryViewStore, Projection, ProjectionRunner, ViewChanges, ViewStore,
+    };
     pub use eventsourcing_runtime::system::{
         Notified, OnFailure, Policy, ProcessApplication, Processing, System, SystemBuilder,
     };

@@ -21,12 +21,14 @@ mod metrics;
 mod recorder;
 mod sequenced;
 mod table;
+mod views;
 
 pub use config::{DynamoConfig, NotificationLog};
 pub use errors::Unreachable;
 pub use metrics::RequestCounter;
 pub use recorder::DynamoRecorder;
 pub use sequenced::{Progress as SequencerProgress, SequencerSettings};
+pub use views::DynamoViewStore;
 
 use eventsourcing_runtime::environment::{ConfigError, Environment};
 use eventsourcing_runtime::persistence::{PersistenceError, PersistenceModule, Recorders};
