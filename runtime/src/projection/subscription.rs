@@ -44,8 +44,11 @@ pub struct Subscription {
     /// `None` while `fetch` has it.
     reader: Option<Reader>,
     /// The read (or wait) in flight, holding the reader.
-    fetch: Option<Pin<Box<dyn Future<Output = (Reader, Result<()>)> + Send>>>,
+    fetch: Option<Fetch>,
 }
+
+/// A read of the log (or a wait for news) in flight, giving the reader back.
+type Fetch = Pin<Box<dyn Future<Output = (Reader, Result<()>)> + Send>>;
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
