@@ -47,6 +47,7 @@ pub struct DynamoViewStore {
     client: Client,
     table: String,
     timeout: Duration,
+    requests: Option<crate::metrics::RequestCounter>,
 }
 
 /// What one item of a commit does.
@@ -77,15 +78,22 @@ struct Prepared {
 impl DynamoViewStore {
     /// A store on `table`, which must exist (see [`DynamoViewStore::create_table`]).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoViewStore { client, table: table.into(), timeout: Duration::from_secs(30) }
+        DynamoViewStore {
+            client,
+            table: table.into(),
+            timeout: Duration::from_secs(30),
+            requests: None,
+        }
     }
 
     /// Connects as `config` says (endpoint, timeout), to the view table `config.table`,
     /// creating it when `config.create_table`.
     pub async fn connect(config: &DynamoConfig) -> Result<Self, PersistenceError> {
-        let client = config.client(&crate::metrics::RequestCounter::default()).await;
+        let requests = crate::metrics::RequestCounter::default();
+        let client = config.client(&requests).await;
         let mut store = Self::new(client, config.table.clone());
         store.timeout = config.operation_timeout;
+        store.requests = Some(requests);
         if config.create_table {
             store.create_table().await?;
         }
@@ -140,6 +148,12 @@ impl DynamoViewStore {
                 }
             }
         }
+    }
+
+    /// How many requests this store has sent (SDK retries included), when it was made by
+    /// [`DynamoViewStore::connect`]; `None` for a client passed in.
+    pub fn requests(&self) -> Option<u64> {
+        self.requests.as_ref().map(|counter| counter.get())
     }
 
     /// The table's name.

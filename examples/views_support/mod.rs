@@ -67,13 +67,7 @@ pub async fn view_store_from_env() -> Result<Arc<dyn ViewStore>> {
     let kind = std::env::var("VIEW_STORE").unwrap_or_else(|_| "memory".to_owned());
     let store: Arc<dyn ViewStore> = match kind.as_str() {
         "memory" => Arc::new(InMemoryViewStore::new()),
-        "dynamodb" => {
-            let table = std::env::var("VIEW_TABLE").unwrap_or_else(|_| "views".to_owned());
-            let mut config = DynamoConfig::new(table);
-            config.endpoint_url = std::env::var("DYNAMO_ENDPOINT_URL").ok();
-            config.create_table = true;
-            Arc::new(DynamoViewStore::connect(&config).await?)
-        }
+        "dynamodb" => Arc::new(dynamo_view_store_from_env().await?),
         "postgres" => {
             let url = std::env::var("POSTGRES_URL")
                 .map_err(|_| Error::System("VIEW_STORE=postgres needs POSTGRES_URL".to_owned()))?;
@@ -87,4 +81,13 @@ pub async fn view_store_from_env() -> Result<Arc<dyn ViewStore>> {
         }
     };
     Ok(store)
+}
+
+/// The DynamoDB view store of `VIEW_STORE=dynamodb`.
+pub async fn dynamo_view_store_from_env() -> Result<DynamoViewStore> {
+    let table = std::env::var("VIEW_TABLE").unwrap_or_else(|_| "views".to_owned());
+    let mut config = DynamoConfig::new(table);
+    config.endpoint_url = std::env::var("DYNAMO_ENDPOINT_URL").ok();
+    config.create_table = true;
+    Ok(DynamoViewStore::connect(&config).await?)
 }

@@ -67,7 +67,7 @@ mod view;
 pub use runner::{ProjectionRunner, RunnerSettings, RunningProjection};
 pub use subscription::{Subscription, SubscriptionSettings};
 pub use view::memory::InMemoryViewStore;
-pub use view::{RowKey, ViewBatch, ViewChanges, ViewStore};
+pub use view::{Absorbed, RowKey, ViewBatch, ViewChanges, ViewStore};
 
 use crate::error::{Error, Result};
 use crate::persistence::PersistenceError;

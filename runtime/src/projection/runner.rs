@@ -278,20 +278,14 @@ impl<P: Projection> ProjectionRunner<P> {
                     return Err(failure);
                 }
             };
-            let mut grown = batch.clone();
-            grown.absorb(id, rows.clone());
-            let step = match self.store.check_limits(&grown) {
-                Ok(()) if grown.notifications() < self.settings.batch as u64 => {
-                    batch = grown;
-                    Step::Taken
-                }
-                Ok(()) => {
-                    batch = grown;
-                    Step::Full
-                }
+            let undo = batch.absorb(id, rows);
+            let step = match self.store.check_limits(&batch) {
+                Ok(()) if batch.notifications() < self.settings.batch as u64 => Step::Taken,
+                Ok(()) => Step::Full,
                 // Too large only with this notification: commit the batch before it, then
                 // this notification alone, which must fit by itself.
-                Err(_) if batch.notifications() > 0 => {
+                Err(_) if batch.notifications() > 1 => {
+                    let rows = batch.undo(undo);
                     self.commit(&mut batch, tally).await?;
                     batch.absorb(id, rows);
                     self.store

@@ -38,11 +38,40 @@ impl ViewBatch {
         self.last - self.previous
     }
 
-    /// Adds notification `id`'s changes (later values of a row replace earlier ones).
-    pub fn absorb(&mut self, id: u64, rows: BTreeMap<RowKey, Option<Value>>) {
-        self.rows.extend(rows);
+    /// Adds notification `id`'s changes (later values of a row replace earlier ones), and
+    /// returns what [`ViewBatch::undo`] needs to take them out again.
+    pub fn absorb(&mut self, id: u64, rows: BTreeMap<RowKey, Option<Value>>) -> Absorbed {
+        let mut replaced = Vec::with_capacity(rows.len());
+        for (row, value) in rows {
+            let before = self.rows.insert(row.clone(), value);
+            replaced.push((row, before));
+        }
+        let absorbed = Absorbed { last: self.last, replaced };
         self.last = id;
+        absorbed
     }
+
+    /// Takes the changes of the last [`ViewBatch::absorb`] out again and returns them.
+    pub fn undo(&mut self, absorbed: Absorbed) -> BTreeMap<RowKey, Option<Value>> {
+        let mut rows = BTreeMap::new();
+        for (row, before) in absorbed.replaced.into_iter().rev() {
+            let value = match before {
+                Some(before) => self.rows.insert(row.clone(), before),
+                None => self.rows.remove(&row),
+            };
+            rows.insert(row, value.flatten());
+        }
+        self.last = absorbed.last;
+        rows
+    }
+}
+
+/// What one [`ViewBatch::absorb`] replaced: the rows' earlier entries and position.
+#[derive(Debug)]
+pub struct Absorbed {
+    last: u64,
+    /// Each row, with its entry before (`None`: it was not in the batch).
+    replaced: Vec<(RowKey, Option<Option<Value>>)>,
 }
 
 /// Where a projection's views live: rows of JSON values under (view, key), and tracking
