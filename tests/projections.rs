@@ -560,3 +560,40 @@ mod properties {
         }
     }
 }
+
+/// Commits through a proxy that loses responses after DynamoDB applied them, and answers
+/// retries with in-progress, conflict and throttling errors: every lost answer is resolved
+/// (the same transaction resent, or the tracking item read back), never misreported as
+/// another runner's commit, and the views end exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_dynamodb_answers_are_resolved_not_misreported() {
+    use fault_proxy::{Fault, FaultConfig, FaultProxy};
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let proxy = FaultProxy::start(&endpoint, FaultConfig::none().seed(11)).await.unwrap();
+    let mut config = DynamoConfig::new(unique_table("views-lossy"));
+    config.endpoint_url = Some(proxy.endpoint());
+    config.create_table = true;
+    let store: Arc<dyn ViewStore> = Arc::new(DynamoViewStore::connect(&config).await.unwrap());
+    let school = school().await;
+    for dog in 0..8 {
+        enrol(&school, &format!("dog{dog}"), &["sit", "beg"]).await;
+    }
+    proxy.configure(
+        FaultConfig::none()
+            .seed(11)
+            .only(&["TransactWriteItems"])
+            .rate(Fault::LoseResponse, 0.4)
+            .rate(Fault::Throttling, 0.1)
+            .after_loss(Fault::InProgress, 0.3)
+            .after_loss(Fault::CancelConflict, 0.2),
+    );
+    let settings = RunnerSettings { batch: 2, ..RunnerSettings::default() };
+    let runner = ProjectionRunner::new(&school, SchoolViews, store.clone()).with_settings(settings);
+    let processed = within("lossy catch-up", runner.run_until_idle()).await;
+    let counts = proxy.counts();
+    proxy.configure(FaultConfig::none());
+    assert_eq!(processed.unwrap(), 24, "{counts}");
+    eprintln!("fault proxy: {counts}");
+    assert!(counts.of(Fault::LoseResponse) > 0, "no response was lost: {counts}");
+    assert_views_match_the_log(store.as_ref(), &school, "lossy DynamoDB").await;
+}
