@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command. Installs moto (into .venv) and AWS's DynamoDB Local (into .dynamodb-local),
-# starts both on free loopback ports, runs every test with moto (in memory and on DynamoDB,
-# examples, UI tests and doctests included), runs every test binary that uses DynamoDB again
-# with DynamoDB Local, stops the servers, and ends with a summary of what failed.
+# and PostgreSQL (Debian's package, when missing); starts them on free loopback ports; runs
+# every test with moto (in memory, on DynamoDB and on PostgreSQL; examples, UI tests and
+# doctests included), runs every test binary that uses DynamoDB again with DynamoDB Local,
+# stops the servers, and ends with a summary of what failed.
 # Extra arguments go to each `cargo test`.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,7 +14,11 @@ mkdir -p "$logs"
 
 eval "$(scripts/moto.sh start)" || exit 1
 eval "$(scripts/dynamodb_local.sh start)" || { scripts/moto.sh stop "$MOTO_PID"; exit 1; }
-trap 'scripts/moto.sh stop "$MOTO_PID"; scripts/dynamodb_local.sh stop "$DYNAMODB_LOCAL_PID"' EXIT
+eval "$(scripts/postgres.sh start)" || {
+  scripts/moto.sh stop "$MOTO_PID"; scripts/dynamodb_local.sh stop "$DYNAMODB_LOCAL_PID"; exit 1; }
+trap 'scripts/moto.sh stop "$MOTO_PID"; scripts/dynamodb_local.sh stop "$DYNAMODB_LOCAL_PID"; scripts/postgres.sh stop "$POSTGRES_PID"' EXIT
+# The PostgreSQL view store's tests (and the projection examples) use this server.
+export POSTGRES_TEST_URL
 
 export PYTHON="$root/.venv/bin/python"
 export REQUIRE_DYNAMODB=1
@@ -23,10 +28,10 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGIO
 export AWS_EC2_METADATA_DISABLED=true
 
 # The test binaries that talk to DynamoDB (they call support::dynamo_endpoint or start servers),
-# in the root package and the inspector's, Lambda handler's, benchmarks' and observability members (test names are
+# in the root package and the inspector's, Lambda handler's, benchmarks', observability and postgres members (test names are
 # unique across them).
 dynamo_tests=()
-for file in tests/*.rs inspect/tests/*.rs lambda/tests/*.rs benchmarks/tests/*.rs observability/tests/*.rs; do
+for file in tests/*.rs inspect/tests/*.rs lambda/tests/*.rs benchmarks/tests/*.rs observability/tests/*.rs postgres/tests/*.rs; do
   if grep -qE 'dynamo_endpoint|LocalServer' "$file"; then
     dynamo_tests+=(--test "$(basename "$file" .rs)")
   fi

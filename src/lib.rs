@@ -30,6 +30,9 @@ pub mod testing;
 /// Everything an application needs: `use eventsourcing_dynamodb::prelude::*;`.
 pub mod prelude {
     pub use eventsourcing_macros::{aggregate, event};
+    pub use eventsourcing_runtime::projection::{
+        InMemoryViewStore, Projection, ProjectionRunner, ViewChanges, ViewStore,
+    };
     pub use eventsourcing_runtime::system::{
         Notified, OnFailure, Policy, ProcessApplication, Processing, System, SystemBuilder,
     };

@@ -22,6 +22,7 @@ mod recorder;
 mod sequenced;
 mod table;
 mod trace;
+mod views;
 
 pub use config::{DynamoConfig, NotificationLog};
 pub use errors::Unreachable;
@@ -32,6 +33,7 @@ pub use sequenced::{
     read_page as read_log_page, LogPage, LogPageEntry, OnDemandSequencer,
     Progress as SequencerProgress, Sequenced, SequencerSettings, PAGES_PARTITION,
 };
+pub use views::DynamoViewStore;
 
 use eventsourcing_runtime::environment::{ConfigError, Environment};
 use eventsourcing_runtime::persistence::{PersistenceError, PersistenceModule, Recorders};

@@ -464,6 +464,10 @@ impl ApplicationRecorder for DynamoRecorder {
         }
     }
 
+    fn log_appended(&self) -> Option<Arc<tokio::sync::Notify>> {
+        self.inner.sequenced.as_ref().map(|signals| Arc::clone(&signals.paged))
+    }
+
     async fn max_notification_id(&self) -> Result<u64, PersistenceError> {
         self.require_log()?;
         if self.is_sequenced() {

@@ -1,6 +1,7 @@
 //! The runtime of `eventsourcing-dynamodb`, layered like Python eventsourcing:
 //! [`domain`] (aggregates and events), [`persistence`] (recorders, mapper, stores),
-//! [`application`] (application, repository, notification log).
+//! [`application`] (application, repository, notification log), [`system`] (process
+//! applications), [`projection`] (subscriptions and views).
 //!
 //! Applications use it through the `eventsourcing_dynamodb` crate.
 #![warn(missing_docs)]
@@ -12,6 +13,7 @@ pub mod environment;
 pub mod error;
 pub mod metrics;
 pub mod persistence;
+pub mod projection;
 pub mod system;
 pub mod testing;
 pub mod transcoding;
@@ -24,6 +26,7 @@ pub use domain::{Aggregate, AggregateState, DomainEvent, Event, Root};
 pub use environment::{ConfigError, Environment};
 pub use error::{Error, Result, UpdateError};
 pub use persistence::{PersistenceError, StoredEvent};
+pub use projection::{Projection, ProjectionError, ProjectionRunner, Subscription, ViewStore};
 pub use system::{Notified, Policy, ProcessApplication, Processing, System};
 
 /// What generated code refers to. Not a public API.

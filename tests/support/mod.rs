@@ -181,6 +181,9 @@ pub fn example(name: &str) -> Command {
         "DYNAMO_TABLE",
         "CREATE_TABLE",
         "TRAININGSCHOOL_PERSISTENCE_MODULE",
+        "VIEW_STORE",
+        "VIEW_TABLE",
+        "POSTGRES_URL",
     ] {
         command.env_remove(variable);
     }

@@ -71,7 +71,7 @@ pub struct Signals {
     /// Woken by each save, so that the sequencer polls at once.
     pub saved: Notify,
     /// Woken by each page written.
-    pub paged: Notify,
+    pub paged: Arc<Notify>,
     /// How far this process's sequencer has got.
     pub progress: tokio::sync::watch::Sender<Progress>,
     /// The sequencer task's request counter, once it runs.
@@ -84,7 +84,7 @@ impl Default for Signals {
     fn default() -> Self {
         Signals {
             saved: Notify::new(),
-            paged: Notify::new(),
+            paged: Arc::new(Notify::new()),
             progress: tokio::sync::watch::Sender::new(Progress::default()),
             requests: std::sync::OnceLock::new(),
             flush: std::sync::atomic::AtomicBool::new(false),

@@ -132,6 +132,14 @@ pub trait ApplicationRecorder: AggregateRecorder + StoreIdentity {
     async fn sync_log(&self) -> Result<(), PersistenceError> {
         Ok(())
     }
+
+    /// What this process's writer of the log wakes when it appends to the log after the
+    /// fact (the DynamoDB store's sequencer), so that subscribers need not poll; `None`
+    /// (the default) for a log written by the saves themselves, whose application's
+    /// prompts say the same.
+    fn log_appended(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// An application recorder that also records positions in upstream logs.

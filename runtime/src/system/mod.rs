@@ -14,5 +14,6 @@ mod process;
 mod runner;
 
 pub use decoders::{check_topics, decode_any, DuplicateTopic, EventDecoder, Notified};
+pub(crate) use process::is_transient;
 pub use process::{Policy, ProcessApplication, Processing};
 pub use runner::{OnFailure, Skipped, System, SystemBuilder, TokioRunner};
