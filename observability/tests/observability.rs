@@ -438,6 +438,7 @@ fn retries_throttles_and_conflicts_on_dynamodb_are_counted() {
 fn the_sequencer_reports_its_lease_pages_position_and_lag() {
     let Some(endpoint) = dynamo_endpoint() else { return };
     let table = unique_table("sequenced-observed");
+    let started = std::time::Instant::now();
     let observed = observe(|| {
         let table = table.clone();
         async move {
@@ -457,7 +458,10 @@ fn the_sequencer_reports_its_lease_pages_position_and_lag() {
     assert_eq!(observed.gauge(names::LOG_POSITION, &label), Some(2.0));
     let lag = observed.histogram(names::LOG_LAG, &label);
     assert_eq!(lag.len(), 2, "one lag per event logged: {lag:?}");
-    assert!(lag.iter().all(|seconds| (0.0..60.0).contains(seconds)), "{lag:?}");
+    // No event waited longer than the test ran, give or take the second that commit times
+    // are rounded to (DynamoDB Local rounds stream record times to the minute).
+    let ran = started.elapsed().as_secs_f64() + 1.0;
+    assert!(lag.iter().all(|seconds| (0.0..=ran).contains(seconds)), "{lag:?} in {ran} s");
     let pages = observed.spans("log_page");
     let first = pages.iter().find(|p| p.field("first_id") == Some("1")).unwrap();
     assert_eq!(first.field("outcome"), Some("written"), "{first:?}");

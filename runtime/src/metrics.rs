@@ -17,7 +17,7 @@
 //! | `eventsourcing_dynamodb_requests_total` | counter | `operation`, `table` | DynamoDB and DynamoDB Streams requests put on the wire, the SDK's own retries included (for clients the store builds from the environment) |
 //! | `eventsourcing_dynamodb_throttles_total` | counter | `operation`, `table` | answers refusing a request for throughput (`ThrottlingException`, `ProvisionedThroughputExceededException`, `RequestLimitExceeded`) |
 //! | `eventsourcing_dynamodb_log_position` | gauge | `table` | the highest notification id written to the table's log (by a save with the transactional log, by a page with the sequenced log) |
-//! | `eventsourcing_dynamodb_log_lag_seconds` | histogram | `table` | sequenced log: for each event, from its commit (the stream's approximate creation time) to the page that logged it |
+//! | `eventsourcing_dynamodb_log_lag_seconds` | histogram | `table` | sequenced log: for each event, from its commit (the later of the stream record's approximate time and the item's `created_at`, both rounded down to the second, so up to ~1 s high) to the page that logged it |
 //! | `eventsourcing_dynamodb_log_pages_total` | counter | `table` | sequenced log: pages written |
 //! | `eventsourcing_dynamodb_lease_acquired_total` | counter | `table` | sequenced log: terms begun by this process's sequencer |
 //! | `eventsourcing_dynamodb_lease_lost_total` | counter | `table` | sequenced log: terms that ended because another sequencer took the lease |

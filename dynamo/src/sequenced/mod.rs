@@ -337,17 +337,22 @@ fn deposed(recorder: &DynamoRecorder, lease: &Lease, doing: &str) -> Led {
 
 /// Records a page written: the log's new position, and how long each of its events took
 /// from its commit to the log.
+///
+/// Both clues to a commit's time are rounded down: the stream record's approximate time (to
+/// the second on DynamoDB, to the minute on DynamoDB Local) and the item's `created_at` (to
+/// the second). The later of the two is the closer, so a lag reads at most about a second high.
 fn page_written(recorder: &DynamoRecorder, sequencer: &Sequencer, page: &Page) {
     let metrics = recorder.metrics();
     metrics.log_pages.increment(1);
     metrics.log_position.set(names::position(page.next_id() - 1));
     for entry in &page.entries {
-        let committed = sequencer.arrived_at(&entry.key()).or(match entry {
+        let created = match entry {
             eventsourcing_sequencer::PageEntry::Inline(event) => {
                 Some(event.created_at.saturating_mul(1000))
             }
             eventsourcing_sequencer::PageEntry::Reference { .. } => None,
-        });
+        };
+        let committed = sequencer.arrived_at(&entry.key()).max(created);
         if let Some(committed) = committed {
             // Milliseconds to seconds; a lag is far below 2^53 ms.
             #[allow(clippy::cast_precision_loss)]
