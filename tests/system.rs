@@ -275,7 +275,7 @@ async fn followers_process_exactly_once_across_crashes() {
                 .unwrap();
             let runner = system.start(Duration::from_millis(5));
             tokio::time::sleep(Duration::from_millis(1 + (round * 7) % 13)).await;
-            runner.abort();
+            runner.abort().await;
             crashes += 1;
         }
         let counter = Arc::new(ProcessApplication::new(

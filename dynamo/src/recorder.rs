@@ -116,8 +116,12 @@ impl DynamoRecorder {
             }
             _ => None,
         };
-        let settings =
-            SequencerSettings { lease: config.sequencer_lease, ..SequencerSettings::default() };
+        let settings = SequencerSettings {
+            lease: config.sequencer_lease,
+            batch: config.sequencer_batch,
+            linger: config.sequencer_linger,
+            ..SequencerSettings::default()
+        };
         let mut recorder = Self::build(
             client,
             config.table,

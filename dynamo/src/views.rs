@@ -162,16 +162,19 @@ impl DynamoViewStore {
     }
 
     async fn get_item(&self, view: String, key: &str) -> Result<Option<Item>, PersistenceError> {
-        let output = self
+        let span = crate::trace::call("GetItem", &self.table, format_args!("{view}/{key}"));
+        let request = self
             .client
             .get_item()
             .table_name(&self.table)
             .consistent_read(true)
             .key(VIEW, AttributeValue::S(view))
             .key(KEY, AttributeValue::S(key.to_owned()))
-            .send()
+            .send();
+        let output = crate::trace::send(&span, request)
             .await
             .map_err(|e| from_sdk(&self.table, "GetItem", e))?;
+        span.record("items", u8::from(output.item.is_some()));
         Ok(output.item)
     }
 
@@ -273,14 +276,18 @@ impl DynamoViewStore {
         Ok(Prepared { actions, names, token })
     }
 
-    async fn send(&self, prepared: &Prepared) -> Attempt {
-        let result = self
+    async fn send(&self, prepared: &Prepared, attempt: u32) -> Attempt {
+        let tracking = prepared.names.last().map_or("", String::as_str);
+        let span = crate::trace::call("TransactWriteItems", &self.table, tracking);
+        span.record("attempt", attempt);
+        span.record("items", prepared.actions.len());
+        let request = self
             .client
             .transact_write_items()
             .set_transact_items(Some(prepared.actions.clone()))
             .client_request_token(&prepared.token)
-            .send()
-            .await;
+            .send();
+        let result = crate::trace::send(&span, request).await;
         attempt::transact_write_items(&self.table, result, |index| {
             prepared.names.get(index).cloned().unwrap_or_else(|| format!("item {index}"))
         })
@@ -312,8 +319,13 @@ impl ViewStore for DynamoViewStore {
     async fn rows(&self, view: &str) -> Result<BTreeMap<String, Value>, PersistenceError> {
         let mut rows = BTreeMap::new();
         let mut start = None;
+        let span = crate::trace::call("Query", &self.table, view);
+        let mut pages = 0_u32;
         loop {
-            let output = self
+            // One span for the whole query; `attempt` counts its pages.
+            pages += 1;
+            span.record("attempt", pages);
+            let request = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -322,13 +334,15 @@ impl ViewStore for DynamoViewStore {
                 .expression_attribute_names("#view", VIEW)
                 .expression_attribute_values(":view", AttributeValue::S(view.to_owned()))
                 .set_exclusive_start_key(start)
-                .send()
+                .send();
+            let output = crate::trace::send(&span, request)
                 .await
                 .map_err(|e| from_sdk(&self.table, "Query", e))?;
             for item in output.items() {
                 let (key, value) = self.value(view, item)?;
                 rows.insert(key, value);
             }
+            span.record("items", rows.len());
             match output.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => return Ok(rows),
@@ -373,8 +387,10 @@ impl ViewStore for DynamoViewStore {
         let prepared = self.prepare(projection, batch)?;
         let deadline = Instant::now() + self.timeout;
         let mut pause = Duration::from_millis(5);
+        let mut attempt = 0;
         let gave_up = loop {
-            match self.send(&prepared).await {
+            attempt += 1;
+            match self.send(&prepared, attempt).await {
                 Attempt::Committed => return Ok(()),
                 Attempt::ConditionFailed(_) => break None,
                 Attempt::Refused(error) => return Err(error),

@@ -472,3 +472,46 @@ fn the_sequencer_reports_its_lease_pages_position_and_lag() {
     let reads = observed.spans("dynamodb");
     assert!(reads.iter().any(|c| c.field("operation") == Some("GetRecords")), "{reads:?}");
 }
+
+#[test]
+fn each_view_store_call_has_a_span() {
+    use eventsourcing_dynamodb::dynamodb::{DynamoConfig, DynamoViewStore};
+    use eventsourcing_dynamodb::projection::{ViewBatch, ViewStore};
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("views-observed");
+    let observed = observe(|| {
+        let table = table.clone();
+        async move {
+            let mut config = DynamoConfig::new(table);
+            config.endpoint_url = Some(endpoint);
+            config.create_table = true;
+            let store = DynamoViewStore::connect(&config).await.unwrap();
+            let mut batch = ViewBatch::new("Upstream", 0);
+            let row = (("dogs".to_owned(), "fido".to_owned()), Some(serde_json::json!(1)));
+            batch.absorb(1, BTreeMap::from([row]));
+            store.commit("Counts", &batch).await.unwrap();
+            assert_eq!(store.get("dogs", "fido").await.unwrap(), Some(serde_json::json!(1)));
+            assert_eq!(store.rows("dogs").await.unwrap().len(), 1);
+        }
+    });
+    let calls = observed.spans("dynamodb");
+    let on = |operation: &str| {
+        calls
+            .iter()
+            .find(|c| c.field("operation") == Some(operation))
+            .unwrap_or_else(|| panic!("no {operation} span: {calls:?}"))
+    };
+    let commit = on("TransactWriteItems");
+    assert_eq!(commit.field("table"), Some(table.as_str()));
+    assert_eq!(commit.field("attempt"), Some("1"));
+    assert_eq!(commit.field("items"), Some("2"), "a row and the tracking record: {commit:?}");
+    assert_eq!(commit.field("outcome"), Some("ok"));
+    assert!(commit.field("key").is_some_and(|k| k.contains("Counts")), "{commit:?}");
+    let get = on("GetItem");
+    assert_eq!(get.field("key"), Some("dogs/fido"));
+    assert_eq!(get.field("items"), Some("1"));
+    let rows = on("Query");
+    assert_eq!(rows.field("key"), Some("dogs"));
+    assert_eq!(rows.field("items"), Some("1"));
+    assert_eq!(rows.field("outcome"), Some("ok"));
+}

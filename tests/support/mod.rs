@@ -173,7 +173,12 @@ pub fn example(name: &str) -> Command {
         path.pop();
     }
     let binary = path.join("examples").join(name);
-    assert!(binary.exists(), "{} is not built", binary.display());
+    // `cargo test` builds a package's examples only when no target is named.
+    assert!(
+        binary.exists(),
+        "{} is not built: run `cargo test` without `--test`, or `cargo build --examples` first",
+        binary.display()
+    );
     let mut command = Command::new(binary);
     for variable in [
         "PERSISTENCE_MODULE",

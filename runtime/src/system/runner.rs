@@ -405,10 +405,15 @@ impl TokioRunner {
         self.tasks.iter().all(JoinHandle::is_finished)
     }
 
-    /// Aborts the followers at once, wherever they are (as a crash would).
-    pub fn abort(self) {
+    /// Aborts the followers wherever they are, as a crash would, and waits until they are
+    /// gone (a follower being polled on another thread ends at its next await), so that
+    /// nothing of theirs is still running when this returns.
+    pub async fn abort(self) {
         for task in &self.tasks {
             task.abort();
+        }
+        for task in self.tasks {
+            let _ = task.await;
         }
     }
 }
