@@ -20,7 +20,7 @@ pub use eventsourcing_runtime::*;
 
 /// The DynamoDB store: [`DynamoRecorder`](dynamodb::DynamoRecorder), its configuration
 /// ([`DynamoConfig`](dynamodb::DynamoConfig)) and [`DynamoStore`](dynamodb::DynamoStore) for
-/// a client of your own (feature `dynamodb`, on by default).
+/// an AWS configuration or client of your own (feature `dynamodb`, on by default).
 #[cfg(feature = "dynamodb")]
 #[doc(inline)]
 pub use eventsourcing_dynamo as dynamodb;

@@ -527,6 +527,32 @@ async fn configuration_errors_name_the_problem() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("wrong key schema"), "{error}");
+    // A client cannot read the stream the sequenced log is made from: said, not ignored.
+    let error = eventsourcing_dynamodb::dynamodb::DynamoStore::new(client.clone(), &own)
+        .log(eventsourcing_dynamodb::dynamodb::NotificationLog::Sequenced)
+        .open()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(&own) && error.contains("from_sdk_config"), "{error}");
+    // From one's own AWS configuration, the sequenced log, sequenced in this process.
+    let sequenced = unique_table("own-sdk-config");
+    let sdk = sdk_config(&endpoint).await;
+    let recorders =
+        eventsourcing_dynamodb::dynamodb::DynamoStore::from_sdk_config(&sdk, &sequenced)
+            .create_table(true)
+            .open()
+            .await
+            .unwrap();
+    let app = Application::builder("TrainingSchool").isolated().recorders(recorders).build();
+    let app = app.await.unwrap();
+    let mut dog = Dog::register("Rex".into());
+    dog.add_trick("sit".into());
+    app.save(&mut dog).await.unwrap();
+    app.recorders().events.sync_log().await.unwrap();
+    let logged = app.notification_log().select(1, 10, None, &[]).await.unwrap();
+    let ids: Vec<u64> = logged.iter().map(|n| n.id).collect();
+    assert_eq!(ids, [1, 2], "both events logged by the sequencer: {logged:?}");
 
     let bad_bool = Application::builder("TrainingSchool")
         .isolated()

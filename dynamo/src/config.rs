@@ -50,6 +50,10 @@ pub struct DynamoConfig {
     /// (default: yes; set it to false where the sequencer runs elsewhere, e.g. the
     /// `es-sequencer` binary).
     pub run_sequencer: bool,
+    /// The AWS configuration to build the clients from, as it is (its region, credentials,
+    /// endpoint, retries and timeouts); `None` (the default) loads the standard AWS chain
+    /// with this configuration's endpoint and timeouts.
+    pub sdk: Option<aws_config::SdkConfig>,
 }
 
 impl DynamoConfig {
@@ -67,6 +71,7 @@ impl DynamoConfig {
             sequencer_batch: Duration::from_millis(200),
             sequencer_linger: Duration::from_millis(150),
             run_sequencer: true,
+            sdk: None,
         }
     }
 
@@ -122,6 +127,7 @@ impl DynamoConfig {
             sequencer_batch: millis(env, "DYNAMO_SEQUENCER_BATCH_MILLIS", 200)?,
             sequencer_linger: millis(env, "DYNAMO_SEQUENCER_LINGER_MILLIS", 150)?,
             run_sequencer: env.get_bool("DYNAMO_SEQUENCER")?.unwrap_or(true),
+            sdk: None,
         })
     }
 
@@ -149,6 +155,9 @@ impl DynamoConfig {
     }
 
     async fn sdk_config(&self) -> aws_config::SdkConfig {
+        if let Some(sdk) = &self.sdk {
+            return sdk.clone();
+        }
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(3))
             .operation_attempt_timeout(self.operation_timeout.min(Duration::from_secs(10)))

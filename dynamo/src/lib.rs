@@ -91,37 +91,64 @@ fn explain_unreachable(
     PersistenceError::Operational { operation, message, source }
 }
 
-/// The recorders on a table through your own `aws_sdk_dynamodb::Client`, for
+/// The recorders on a table through your own AWS configuration, for
 /// [`ApplicationBuilder::recorders`](eventsourcing_runtime::ApplicationBuilder::recorders),
-/// when the environment should not configure the client:
+/// when the environment should not configure the clients:
 ///
 /// ```no_run
-/// # async fn demo(client: aws_sdk_dynamodb::Client) -> eventsourcing_runtime::Result<()> {
+/// # async fn demo() -> eventsourcing_runtime::Result<()> {
 /// use eventsourcing_dynamo::DynamoStore;
 /// use eventsourcing_runtime::Application;
 ///
-/// let recorders = DynamoStore::new(client, "dogs").create_table(true).open().await?;
+/// let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+/// let recorders = DynamoStore::from_sdk_config(&sdk, "dogs").create_table(true).open().await?;
 /// let app = Application::builder("TrainingSchool").recorders(recorders).build().await?;
 /// # Ok(())
 /// # }
 /// ```
+///
+/// From an [`SdkConfig`](aws_config::SdkConfig) the store builds its DynamoDB and DynamoDB
+/// Streams clients (with its request counter added), so every notification log is open to
+/// it, the sequenced one by default. From one `aws_sdk_dynamodb::Client`
+/// ([`DynamoStore::new`]) it cannot read the table's stream: the log is transactional.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: aws_sdk_dynamodb::Client,
+    clients: Clients,
     table: String,
     create_table: bool,
-    notification_log: bool,
+    log: NotificationLog,
     timeout: std::time::Duration,
 }
 
+#[derive(Debug, Clone)]
+enum Clients {
+    /// One DynamoDB client, used as it is.
+    Given(aws_sdk_dynamodb::Client),
+    /// The configuration to build clients from.
+    Built(Box<aws_config::SdkConfig>),
+}
+
 impl DynamoStore {
-    /// The table `table` through `client` (not created when missing; notification log on).
+    /// The table `table` through `client` (not created when missing; the transactional
+    /// notification log, since a DynamoDB client cannot read the table's stream).
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         DynamoStore {
-            client,
+            clients: Clients::Given(client),
             table: table.into(),
             create_table: false,
-            notification_log: true,
+            log: NotificationLog::Transactional,
+            timeout: std::time::Duration::from_secs(30),
+        }
+    }
+
+    /// The table `table` through clients built from `sdk` (not created when missing; the
+    /// sequenced notification log, with a sequencer task in this process).
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        DynamoStore {
+            clients: Clients::Built(Box::new(sdk.clone())),
+            table: table.into(),
+            create_table: false,
+            log: NotificationLog::Sequenced,
             timeout: std::time::Duration::from_secs(30),
         }
     }
@@ -132,25 +159,66 @@ impl DynamoStore {
         self
     }
 
-    /// Keeps the notification log (as `DYNAMO_NOTIFICATION_LOG`; default on).
-    pub fn notification_log(mut self, on: bool) -> Self {
-        self.notification_log = on;
+    /// Keeps a notification log (`true`, the default: the sequenced log from an
+    /// `SdkConfig`, the transactional one from a client) or none (`false`, as
+    /// `DYNAMO_NOTIFICATION_LOG=false`).
+    pub fn notification_log(self, on: bool) -> Self {
+        let log = match (on, &self.clients) {
+            (false, _) => NotificationLog::Off,
+            (true, Clients::Given(_)) => NotificationLog::Transactional,
+            (true, Clients::Built(_)) => NotificationLog::Sequenced,
+        };
+        self.log(log)
+    }
+
+    /// Keeps this notification log (as `DYNAMO_NOTIFICATION_LOG`). The sequenced log needs
+    /// the store to be made [from an `SdkConfig`](DynamoStore::from_sdk_config): `open`
+    /// says so otherwise.
+    pub fn log(mut self, log: NotificationLog) -> Self {
+        self.log = log;
         self
     }
 
-    /// How long checking (or creating) the table may take at most (default 30 seconds).
+    /// How long one DynamoDB call (and checking or creating the table) may take at most
+    /// (default 30 seconds).
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Checks the table (creating it if asked to) and returns the recorders.
+    /// Checks the table (creating it if asked to) and returns the recorders; with the
+    /// sequenced log, also starts this process's sequencer task.
     pub async fn open(self) -> Result<Recorders, ConfigError> {
-        table::ensure(&self.client, &self.table, self.create_table, self.timeout)
-            .await
-            .map_err(|source| ConfigError::Store { module: MODULE_NAME, source })?;
-        let recorder =
-            Arc::new(DynamoRecorder::with_client(self.client, self.table, self.notification_log));
+        let store = |source| ConfigError::Store { module: MODULE_NAME, source };
+        let recorder = match self.clients {
+            Clients::Built(sdk) => {
+                let mut config = DynamoConfig::new(self.table);
+                config.create_table = self.create_table;
+                config.notification_log = self.log;
+                config.operation_timeout = self.timeout;
+                config.sdk = Some(*sdk);
+                DynamoRecorder::connect(config).await.map_err(store)?
+            }
+            Clients::Given(client) => {
+                let log = match self.log {
+                    NotificationLog::Off => false,
+                    NotificationLog::Transactional => true,
+                    NotificationLog::Sequenced => {
+                        return Err(store(PersistenceError::Programming(format!(
+                            "the sequenced log of table {} reads the table's stream, which a \
+                             DynamoDB client cannot: make the store with \
+                             DynamoStore::from_sdk_config, or choose NotificationLog::Transactional",
+                            self.table
+                        ))))
+                    }
+                };
+                table::ensure(&client, &self.table, self.create_table, self.timeout)
+                    .await
+                    .map_err(store)?;
+                DynamoRecorder::with_claim_timeout(client, self.table, log, self.timeout)
+            }
+        };
+        let recorder = Arc::new(recorder);
         Ok(Recorders { snapshots: Arc::new(recorder.snapshots()), events: recorder })
     }
 }

@@ -114,15 +114,19 @@ pub fn python(test: &str) -> Option<String> {
 
 /// A client of the local server, outside any application.
 pub async fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await)
+}
+
+/// An AWS configuration for the local server, as a program would load its own.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "t", "t", None, None, "test",
         ))
         .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
+        .await
 }
 
 /// Creates a table by hand exactly as the Python package's README asks.
