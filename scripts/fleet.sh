@@ -74,7 +74,7 @@ if [[ " $servers " == *" dynamodb-local "* ]] || [ -n "$proxied" ]; then
   dynamodb_pid="$DYNAMODB_LOCAL_PID"
   echo "DynamoDB Local at $DYNAMODB_LOCAL_ENDPOINT (pid $dynamodb_pid)" >&2
   if [[ " $servers " == *" dynamodb-local "* ]]; then
-    targets+=(--target "DynamoDB Local 1.25.1|$DYNAMODB_LOCAL_ENDPOINT|$DYNAMODB_LOCAL_ENDPOINT|${FLEET_COMMANDS:-100}")
+    targets+=(--target "DynamoDB Local 1.25.1|$DYNAMODB_LOCAL_ENDPOINT|$DYNAMODB_LOCAL_ENDPOINT|${FLEET_COMMANDS:-100}|$dynamodb_pid")
   fi
 fi
 if [[ " $servers " == *" moto "* ]]; then
@@ -82,7 +82,7 @@ if [[ " $servers " == *" moto "* ]]; then
   moto_pid="$MOTO_PID"
   moto_version="$("$(scripts/venv.sh)" -c 'import moto; print(moto.__version__)')"
   echo "moto $moto_version at $DYNAMO_TEST_ENDPOINT (pid $moto_pid)" >&2
-  targets+=(--target "moto $moto_version (serial)|$DYNAMO_TEST_ENDPOINT|$DYNAMO_TEST_ENDPOINT|${FLEET_MOTO_COMMANDS:-30}")
+  targets+=(--target "moto $moto_version (serial)|$DYNAMO_TEST_ENDPOINT|$DYNAMO_TEST_ENDPOINT|${FLEET_MOTO_COMMANDS:-30}|$moto_pid")
 fi
 if [ -n "$proxied" ]; then
   rate_args=()
@@ -101,7 +101,7 @@ if [ -n "$proxied" ]; then
   faults=""
   [ ${#rates[@]} -gt 0 ] && faults="; ${rates[*]}"
   echo "fault-proxy at $proxy (+$latency ms, jitter $jitter ms$faults) in front of DynamoDB Local" >&2
-  targets+=(--target "DynamoDB Local + ${latency}±${jitter} ms (fault-proxy$faults)|$proxy|$DYNAMODB_LOCAL_ENDPOINT|${FLEET_COMMANDS:-100}")
+  targets+=(--target "DynamoDB Local + ${latency}±${jitter} ms (fault-proxy$faults)|$proxy|$DYNAMODB_LOCAL_ENDPOINT|${FLEET_COMMANDS:-100}|$dynamodb_pid")
 fi
 if [ ${#targets[@]} -eq 0 ]; then
   echo "nothing to run: FLEET_SERVERS is empty and no --latency-ms or --rate given" >&2

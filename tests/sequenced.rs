@@ -4,7 +4,8 @@
 
 mod support;
 
-use eventsourcing_dynamodb::persistence::{Notification, StoredEvent};
+use eventsourcing_dynamodb::dynamodb::{DynamoConfig, DynamoRecorder, NotificationLog};
+use eventsourcing_dynamodb::persistence::{Notification, Recorders, StoredEvent};
 use eventsourcing_dynamodb::prelude::*;
 use eventsourcing_dynamodb::system::{Notified, Policy, ProcessApplication, Processing, System};
 use std::collections::{BTreeMap, HashMap};
@@ -272,6 +273,81 @@ async fn another_process_takes_over_when_the_sequencer_is_gone() {
     let log = log_of(&second, 10).await;
     eprintln!("failover: the log caught up {:?} after the first process went away", gone.elapsed());
     check(&second, &log, &dogs).await;
+}
+
+/// An application on the sequenced log of `table` with this lease, and its recorder (to
+/// see what its sequencer does).
+async fn sequenced_app(
+    endpoint: &str,
+    table: &str,
+    lease: Duration,
+) -> (Application, std::sync::Arc<DynamoRecorder>) {
+    let mut config = DynamoConfig::new(table);
+    config.endpoint_url = Some(endpoint.to_owned());
+    config.create_table = true;
+    config.notification_log = NotificationLog::Sequenced;
+    config.sequencer_lease = lease;
+    let recorder = std::sync::Arc::new(DynamoRecorder::connect(config).await.unwrap());
+    let snapshots = std::sync::Arc::new(recorder.snapshots());
+    let recorders = Recorders { snapshots, events: recorder.clone() };
+    let app = Application::builder("Sequenced").isolated().recorders(recorders).build();
+    (app.await.unwrap(), recorder)
+}
+
+/// Closing hands the lease over at once: with a 30 s lease, another process's sequencer
+/// takes over within moments instead of after the lease expires, and the closed process's
+/// saves still commit and are logged by the other's sequencer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_process_hands_the_lease_over_at_once() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sequenced-close");
+    let lease = Duration::from_secs(30);
+    let (first, first_recorder) = sequenced_app(&endpoint, &table, lease).await;
+    let mut dogs = Vec::new();
+    register(&first, &mut dogs, 5).await;
+    first.recorders().events.sync_log().await.unwrap();
+    assert!(first_recorder.sequencer_progress().is_some_and(|p| p.leading));
+    let (second, second_recorder) = sequenced_app(&endpoint, &table, lease).await;
+    let closing = Instant::now();
+    first.close().await.unwrap();
+    assert!(first_recorder.sequencer_progress().is_some_and(|p| !p.leading));
+    register(&first, &mut dogs, 2).await;
+    register(&second, &mut dogs, 3).await;
+    second.recorders().events.sync_log().await.unwrap();
+    assert!(
+        second_recorder.sequencer_progress().is_some_and(|p| p.leading),
+        "the second process's sequencer took the lease"
+    );
+    assert!(closing.elapsed() < Duration::from_secs(10), "took over after {:?}", closing.elapsed());
+    let log = log_of(&second, 10).await;
+    check(&second, &log, &dogs).await;
+}
+
+/// A process whose sequencer waits for another process's lease sends nothing per save: it
+/// tries the lease every third of a lease (it tried at every save before, one request each,
+/// which the fleet benchmark counted as +1.00 requests per save).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_waiting_for_the_lease_sends_nothing_per_save() {
+    let Some(endpoint) = dynamo_endpoint() else { return };
+    let table = unique_table("sequenced-waiting");
+    let leader = app_on(&endpoint, &table).await;
+    let mut dogs = Vec::new();
+    register(&leader, &mut dogs, 1).await;
+    log_of(&leader, 1).await; // the leader's sequencer holds the lease
+    let (other, waiting) = sequenced_app(&endpoint, &table, Duration::from_secs(10)).await;
+    let started = Instant::now();
+    while waiting.sequencer_requests().unwrap_or(0) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the sequencer task never ran");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (before, saving) = (waiting.sequencer_requests().unwrap(), Instant::now());
+    register(&other, &mut dogs, 30).await;
+    let sent = waiting.sequencer_requests().unwrap() - before;
+    // One try per third of the default 10 s lease that the saves took, and the one under way.
+    let allowed = 1 + saving.elapsed().as_millis() / 3_333;
+    assert!(sent <= allowed as u64, "{sent} requests for 30 saves in {:?}", saving.elapsed());
+    let log = log_of(&leader, 31).await;
+    check(&leader, &log, &dogs).await;
 }
 
 #[aggregate(topic = "sequenced:Tally")]

@@ -4,7 +4,7 @@
 //! `bench/fleet.md` for what the columns mean.
 //!
 //! ```text
-//! fleet_bench --target 'LABEL|ENDPOINT|DIRECT_ENDPOINT|COMMANDS' [--target …]
+//! fleet_bench --target 'LABEL|ENDPOINT|DIRECT_ENDPOINT|COMMANDS[|SERVER_PID]' [--target …]
 //!             [--processes 1,2,4,8] [--logs on,off] [--aggregates 4] [--tasks 1]
 //!             [--cache SIZE] [--timeout-seconds 300] [--section NAME] [--out bench/fleet.md]
 //!             [--warmup COMMANDS] [--repeat R] [--worker PATH]
@@ -34,12 +34,15 @@
 #[path = "fleet_support/mod.rs"]
 mod fleet_support;
 
-use eventsourcing_dynamodb::persistence::EventQuery;
+use eventsourcing_dynamodb::dynamodb::{DynamoConfig, DynamoRecorder};
+use eventsourcing_dynamodb::environment::Environment;
+use eventsourcing_dynamodb::persistence::{EventQuery, Recorders};
 use eventsourcing_dynamodb::prelude::*;
 use fleet_support::{arg, latencies, number, unix_ms, Account, Commit, Latencies, Report};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
@@ -51,15 +54,30 @@ struct Target {
     endpoint: String,
     direct: String,
     commands: usize,
+    /// The server's process, whose CPU time a run takes is measured (Linux only).
+    server_pid: Option<u32>,
 }
 
 impl Target {
     fn parse(spec: &str) -> Result<Target, String> {
         let parts: Vec<&str> = spec.split('|').collect();
-        let [label, endpoint, direct, commands] = parts[..] else {
-            return Err(format!(
-                "--target takes 'LABEL|ENDPOINT|DIRECT_ENDPOINT|COMMANDS', got {spec:?}"
-            ));
+        let (label, endpoint, direct, commands, pid) = match parts[..] {
+            [label, endpoint, direct, commands] => (label, endpoint, direct, commands, None),
+            [label, endpoint, direct, commands, pid] => {
+                (label, endpoint, direct, commands, Some(pid))
+            }
+            _ => {
+                return Err(format!(
+                    "--target takes 'LABEL|ENDPOINT|DIRECT_ENDPOINT|COMMANDS[|SERVER_PID]', got {spec:?}"
+                ))
+            }
+        };
+        let server_pid = match pid {
+            Some(pid) => Some(
+                pid.parse()
+                    .map_err(|_| format!("--target {spec:?}: SERVER_PID must be a process id"))?,
+            ),
+            None => None,
         };
         let commands = commands
             .parse()
@@ -74,6 +92,7 @@ impl Target {
             endpoint: endpoint.to_owned(),
             direct: direct.to_owned(),
             commands,
+            server_pid,
         })
     }
 
@@ -192,6 +211,11 @@ struct Outcome {
     window_seconds: f64,
     latency: Latencies,
     requests_per_save: Option<f64>,
+    /// The sequencers' requests (stream reads, pages, lease) per committed save, when the
+    /// workers ran one.
+    log_requests_per_save: Option<f64>,
+    /// The server's CPU time from the start signal to the last report, per committed save.
+    server_cpu_ms_per_save: Option<f64>,
     /// Verification failures, or why the run could not complete.
     failures: Vec<String>,
     /// What was verified, for the table.
@@ -237,6 +261,10 @@ fn combine(mut runs: Vec<Outcome>) -> Option<Outcome> {
     };
     let per_save: Vec<f64> = runs.iter().filter_map(|o| o.requests_per_save).collect();
     let requests_per_save = (per_save.len() == count).then(|| median(per_save));
+    let per_save: Vec<f64> = runs.iter().filter_map(|o| o.log_requests_per_save).collect();
+    let log_requests_per_save = (per_save.len() == count).then(|| median(per_save));
+    let cpu: Vec<f64> = runs.iter().filter_map(|o| o.server_cpu_ms_per_save).collect();
+    let server_cpu_ms_per_save = (cpu.len() == count).then(|| median(cpu));
     let (commands, committed, errors, conflicts) = runs.iter().fold((0, 0, 0, 0), |a, o| {
         (a.0 + o.commands, a.1 + o.committed, a.2 + o.errors, a.3 + o.conflicts)
     });
@@ -255,6 +283,8 @@ fn combine(mut runs: Vec<Outcome>) -> Option<Outcome> {
         window_seconds,
         latency,
         requests_per_save,
+        log_requests_per_save,
+        server_cpu_ms_per_save,
         verified: match failures.is_empty() {
             true => format!("{count} runs, each {}", middle.verified),
             false => "FAILED".to_owned(),
@@ -276,13 +306,26 @@ fn application_env(target_endpoint: &str, table: &str, log: Log) -> Vec<(&'stati
     ]
 }
 
-/// An application on the table, configured only by what is given here.
-async fn open(endpoint: &str, table: &str, log: Log, create: bool) -> Result<Application> {
-    let mut builder = Application::builder(fleet_support::APP_NAME).isolated();
-    for (key, value) in application_env(endpoint, table, log) {
-        builder = builder.env(key, value);
-    }
-    builder.env("CREATE_TABLE", create.to_string()).build().await
+/// An application on the table, configured only by what is given here, and its recorder
+/// (to count its sequencer's requests).
+async fn open(
+    endpoint: &str,
+    table: &str,
+    log: Log,
+    create: bool,
+) -> Result<(Application, Arc<DynamoRecorder>)> {
+    let mut values: HashMap<String, String> = application_env(endpoint, table, log)
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+    values.insert("CREATE_TABLE".to_owned(), create.to_string());
+    let env = Environment::isolated(fleet_support::APP_NAME, values);
+    let config = DynamoConfig::from_env(&env)?;
+    let recorder = Arc::new(DynamoRecorder::connect(config).await?);
+    let recorders =
+        Recorders { snapshots: Arc::new(recorder.snapshots()), events: recorder.clone() };
+    let app = Application::builder(fleet_support::APP_NAME).isolated().recorders(recorders);
+    Ok((app.build().await?, recorder))
 }
 
 /// A started worker and what it said.
@@ -345,7 +388,7 @@ async fn run_fleet(
     table: &str,
     log: Log,
     processes: usize,
-) -> Result<Vec<Report>, String> {
+) -> Result<(Vec<Report>, Option<f64>), String> {
     let mut workers = Vec::with_capacity(processes);
     for index in 1..=processes {
         workers.push(spawn(options, target, table, log, index).await?);
@@ -365,6 +408,7 @@ async fn run_fleet(
         ));
     }
     // All are ready: start them as close together as possible.
+    let cpu_before = target.server_pid.and_then(cpu_seconds);
     for worker in &mut workers {
         if let Some(stdin) = worker.child.stdin.as_mut() {
             stdin.write_all(b"go\n").await.map_err(|e| format!("sending the start signal: {e}"))?;
@@ -397,7 +441,19 @@ async fn run_fleet(
         })?;
         reports.push(report);
     }
-    Ok(reports)
+    let cpu_after = target.server_pid.and_then(cpu_seconds);
+    let server_cpu = cpu_before.zip(cpu_after).map(|(before, after)| after - before);
+    Ok((reports, server_cpu))
+}
+
+/// The CPU time (user and system, seconds) process `pid` has used, from `/proc/PID/stat`,
+/// whose times are in Linux's fixed 1/100 s ticks (`USER_HZ`).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in brackets and may hold spaces: count from after it.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
 /// Keeps the first few messages of a kind and counts the rest.
@@ -574,26 +630,40 @@ async fn run_one(options: &Options, target: &Target, processes: usize, log: Log)
         window_seconds: 0.0,
         latency: Latencies::default(),
         requests_per_save: None,
+        log_requests_per_save: None,
+        server_cpu_ms_per_save: None,
         failures: Vec::new(),
         verified: "not run".to_owned(),
         runs: 1,
         rate_range: None,
         all_ran_range: None,
     };
-    let app = match open(&target.direct, &table, log, true).await {
-        Ok(app) => app,
+    // This process creates the table, and its sequencer takes the lease first: it sequences
+    // the fleet's saves, as a standalone sequencer would.
+    let (app, sequencer) = match open(&target.direct, &table, log, true).await {
+        Ok(opened) => opened,
         Err(e) => {
             outcome.failures.push(format!("creating table {table}: {e}"));
             return outcome;
         }
     };
+    let sequenced_before = sequencer.sequencer_requests();
+    let own_sequencer_requests;
     let reports = match tokio::time::timeout(
         options.timeout,
         run_fleet(options, target, &table, log, processes),
     )
     .await
     {
-        Ok(Ok(reports)) => reports,
+        Ok(Ok((reports, server_cpu))) => {
+            let sequenced = sequencer.sequencer_requests().zip(sequenced_before);
+            own_sequencer_requests = sequenced.map(|(after, before)| after.saturating_sub(before));
+            outcome.server_cpu_ms_per_save =
+                server_cpu.filter(|_| reports.iter().any(|r| r.committed > 0)).map(|seconds| {
+                    1000.0 * seconds / reports.iter().map(|r| r.committed).sum::<usize>() as f64
+                });
+            reports
+        }
         Ok(Err(e)) => {
             outcome.failures.push(e);
             return outcome;
@@ -644,9 +714,13 @@ async fn run_one(options: &Options, target: &Target, processes: usize, log: Log)
     let requests: Option<u64> = reports.iter().map(|r| r.requests).sum();
     outcome.requests_per_save =
         requests.filter(|_| outcome.committed > 0).map(|r| r as f64 / outcome.committed as f64);
+    let sequencers: Vec<u64> =
+        reports.iter().filter_map(|r| r.sequencer_requests).chain(own_sequencer_requests).collect();
+    outcome.log_requests_per_save = (!sequencers.is_empty() && outcome.committed > 0)
+        .then(|| sequencers.iter().sum::<u64>() as f64 / outcome.committed as f64);
 
     match open(&target.direct, &table, log, false).await {
-        Ok(fresh) => match verify(&fresh, &reports, log).await {
+        Ok((fresh, _)) => match verify(&fresh, &reports, log).await {
             Ok((failures, summary)) => {
                 outcome.failures = failures;
                 outcome.verified = summary;
@@ -689,10 +763,19 @@ fn min_over_max(values: &[f64]) -> f64 {
     }
 }
 
+/// Requests per save: the workers' own, and in brackets their sequencers' share.
+fn requests_cell(outcome: &Outcome) -> String {
+    match (outcome.requests_per_save, outcome.log_requests_per_save) {
+        (Some(own), Some(log)) => format!("{own:.2} (+{log:.2} log)"),
+        (Some(own), None) => format!("{own:.2}"),
+        (None, _) => "n/a".to_owned(),
+    }
+}
+
 fn print_outcome(outcome: &Outcome) {
     let log = outcome.log.label();
     println!(
-        "== {} P={} log {log}: {}/{} committed, {} errors ({} conflicts), {:.0} saves/s, fairness {:.2}, while all ran {} ({:.2} s), p50 {:.1} ms p99 {:.1} ms max {:.1} ms, requests/save {}, verified: {}",
+        "== {} P={} log {log}: {}/{} committed, {} errors ({} conflicts), {:.0} saves/s, fairness {:.2}, while all ran {} ({:.2} s), p50 {:.1} ms p99 {:.1} ms max {:.1} ms, requests/save {}, server CPU ms/save {}, verified: {}",
         outcome.target,
         outcome.processes,
         outcome.committed,
@@ -706,7 +789,8 @@ fn print_outcome(outcome: &Outcome) {
         outcome.latency.p50,
         outcome.latency.p99,
         outcome.latency.max,
-        outcome.requests_per_save.map(|r| format!("{r:.2}")).unwrap_or_else(|| "n/a".into()),
+        requests_cell(outcome),
+        outcome.server_cpu_ms_per_save.map(|ms| format!("{ms:.2}")).unwrap_or_else(|| "n/a".into()),
         outcome.verified,
     );
     println!(
@@ -794,8 +878,8 @@ fn markdown(
             ),
         }
     ));
-    text.push_str("| server | P | log | committed / commands | errors | saves/s total | saves/s per process | fairness | fairness while all ran | p50 ms | p99 ms | max ms | requests/save | verified |\n");
-    text.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    text.push_str("| server | P | log | committed / commands | errors | saves/s total | saves/s per process | fairness | fairness while all ran | p50 ms | p99 ms | max ms | requests/save | server CPU ms/save | verified |\n");
+    text.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for o in outcomes {
         let errors = match (&o.first_error, o.errors) {
             (_, 0) => "0".to_owned(),
@@ -807,7 +891,7 @@ fn markdown(
             Some(first) => format!("FAILED: {}", cell(first)),
         };
         text.push_str(&format!(
-            "| {} | {} | {} | {} / {} | {} | {} | {} | {:.2} | {} | {:.1} | {:.1} | {:.1} | {} | {} |\n",
+            "| {} | {} | {} | {} / {} | {} | {} | {} | {:.2} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} |\n",
             o.target,
             o.processes,
             o.log.label(),
@@ -830,7 +914,8 @@ fn markdown(
             o.latency.p50,
             o.latency.p99,
             o.latency.max,
-            o.requests_per_save.map(|r| format!("{r:.2}")).unwrap_or_else(|| "n/a".into()),
+            requests_cell(o),
+            o.server_cpu_ms_per_save.map(|ms| format!("{ms:.2}")).unwrap_or_else(|| "n/a".into()),
             verified,
         ));
     }
@@ -888,20 +973,21 @@ async fn run() -> Result<bool, String> {
                 warmups_failed |= !outcome.failures.is_empty();
             }
         }
-        // Settings interleaved, so that drift in the server's speed falls on all alike.
+        // Settings interleaved, run by run, so that drift in the server's speed (DynamoDB
+        // Local slows down as a run goes on) falls on every log setting alike.
         for &processes in &options.processes {
-            for &log in &options.logs {
-                let mut runs = Vec::with_capacity(options.repeat);
-                for run in 1..=options.repeat {
+            let mut runs: Vec<Vec<Outcome>> = options.logs.iter().map(|_| Vec::new()).collect();
+            for run in 1..=options.repeat {
+                for (index, &log) in options.logs.iter().enumerate() {
                     let outcome = run_one(&options, target, processes, log).await;
                     if options.repeat > 1 {
                         print!("(run {run} of {}) ", options.repeat);
                     }
                     print_outcome(&outcome);
-                    runs.push(outcome);
+                    runs[index].push(outcome);
                 }
-                outcomes.extend(combine(runs));
             }
+            outcomes.extend(runs.into_iter().filter_map(combine));
         }
     }
     let section =

@@ -18,7 +18,8 @@
 //! first_error, seconds from the start signal to the end, latency percentiles (p50/p99/max,
 //! ms) and every command's latency, start/end unix-ms timestamps, the number of DynamoDB
 //! requests sent between start and end (the recorder's `request_count()`, reached through
-//! `Application::recorders()`; SDK retries included), the registered aggregates and every
+//! `Application::recorders()`; SDK retries included) and those of its sequencer task (on
+//! DynamoDB the worker opens the recorder itself to read them), the registered aggregates and every
 //! commit (id, version, entry, unix ms).
 
 // The allocator this library recommends for production, as in the other benchmarks.
@@ -28,9 +29,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "fleet_support/mod.rs"]
 mod fleet_support;
 
+use eventsourcing_dynamodb::dynamodb::{DynamoConfig, DynamoRecorder};
+use eventsourcing_dynamodb::environment::Environment;
+use eventsourcing_dynamodb::persistence::Recorders;
 use eventsourcing_dynamodb::prelude::*;
 use fleet_support::{latencies, number, unix_ms, Account, AccountCommands, Commit, Report};
+use std::collections::HashMap;
 use std::io::BufRead;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What one task did.
@@ -97,10 +103,22 @@ async fn run() -> Result<(), String> {
         ));
     }
 
-    let app = Application::builder(fleet_support::APP_NAME)
-        .build()
-        .await
-        .map_err(|e| format!("opening the application: {e}"))?;
+    // On DynamoDB the recorder is opened here, to read its sequencer's request count.
+    let env = Environment::new(fleet_support::APP_NAME, HashMap::new());
+    let on_dynamodb = env.get("PERSISTENCE_MODULE").is_some_and(|m| m.contains("dynamodb"));
+    let mut builder = Application::builder(fleet_support::APP_NAME);
+    let mut recorder = None;
+    if on_dynamodb {
+        let config = DynamoConfig::from_env(&env).map_err(|e| format!("configuration: {e}"))?;
+        let opened = Arc::new(
+            DynamoRecorder::connect(config).await.map_err(|e| format!("opening the table: {e}"))?,
+        );
+        let snapshots = Arc::new(opened.snapshots());
+        builder = builder.recorders(Recorders { snapshots, events: opened.clone() });
+        recorder = Some(opened);
+    }
+    let app = builder.build().await.map_err(|e| format!("opening the application: {e}"))?;
+    let sequencer_requests = || recorder.as_ref().and_then(|r| r.sequencer_requests());
     let mut ids = Vec::with_capacity(aggregates);
     for k in 0..aggregates {
         let mut account = Account::open(format!("worker {worker} account {k}"));
@@ -116,6 +134,7 @@ async fn run() -> Result<(), String> {
         .map_err(|e| format!("reading the start signal from stdin: {e}"))?;
 
     let requests_before = app.recorders().events.request_count();
+    let sequencer_before = sequencer_requests();
     let start_ms = unix_ms();
     let started = Instant::now();
     let mut handles = Vec::with_capacity(tasks);
@@ -130,6 +149,10 @@ async fn run() -> Result<(), String> {
     let seconds = started.elapsed().as_secs_f64();
     let end_ms = unix_ms();
     let requests = match (requests_before, app.recorders().events.request_count()) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
+    let sequencer_requests = match (sequencer_before, sequencer_requests()) {
         (Some(before), Some(after)) => Some(after.saturating_sub(before)),
         _ => None,
     };
@@ -164,6 +187,7 @@ async fn run() -> Result<(), String> {
         start_ms,
         end_ms,
         requests,
+        sequencer_requests,
         aggregates: ids,
         commits,
     };

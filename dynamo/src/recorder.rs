@@ -472,6 +472,29 @@ impl ApplicationRecorder for DynamoRecorder {
         self.inner.sequenced.as_ref().map(|signals| Arc::clone(&signals.paged))
     }
 
+    /// Stops this process's sequencer task, which hands the lease back (when it holds it)
+    /// between two pages, and waits for it to end.
+    async fn close(&self) -> Result<(), PersistenceError> {
+        let Some(signals) = &self.inner.sequenced else { return Ok(()) };
+        if signals.requests.get().is_none() {
+            return Ok(()); // no sequencer task in this process
+        }
+        signals.closing.store(true, std::sync::atomic::Ordering::Release);
+        signals.saved.notify_one();
+        signals.wanted.notify_one();
+        let mut stopped = signals.stopped.subscribe();
+        let timeout = self.inner.claim_timeout;
+        let ended = tokio::time::timeout(timeout, stopped.wait_for(|stopped| *stopped)).await;
+        match ended.is_ok() {
+            true => Ok(()),
+            false => Err(PersistenceError::Operational {
+                operation: format!("closing the sequencer of table {}", self.inner.table),
+                message: format!("the sequencer task did not stop within {timeout:?}"),
+                source: None,
+            }),
+        }
+    }
+
     async fn max_notification_id(&self) -> Result<u64, PersistenceError> {
         self.require_log()?;
         if self.is_sequenced() {

@@ -84,6 +84,10 @@ pub struct Report {
     /// DynamoDB requests the worker's recorder sent between start and end (SDK retries
     /// included), or `None` for a store that does not count them.
     pub requests: Option<u64>,
+    /// DynamoDB and DynamoDB Streams requests this process's sequencer task sent between
+    /// start and end (stream reads, pages, lease), or `None` without one.
+    #[serde(default)]
+    pub sequencer_requests: Option<u64>,
     /// The aggregates the worker registered before the start.
     pub aggregates: Vec<Uuid>,
     /// What it committed.

@@ -36,7 +36,9 @@ pub(crate) use stream::Stream;
 #[derive(Debug, Clone, Copy)]
 pub struct SequencerSettings {
     /// How long a lease lasts unless renewed; a crashed sequencer's successor takes over
-    /// within this much time (plus one poll).
+    /// within this much time and a third of it (a process whose sequencer waits for the
+    /// lease tries it every third of a lease, and at once when a reader in it waits for the
+    /// log).
     pub lease: Duration,
     /// How long the sequencer waits between polls of an idle stream (a save in this process
     /// wakes it at once).
@@ -70,6 +72,9 @@ impl Default for SequencerSettings {
 pub struct Signals {
     /// Woken by each save, so that the sequencer polls at once.
     pub saved: Notify,
+    /// Woken by a reader waiting for the log (`sync_log`), so that a sequencer waiting for
+    /// another process's lease to expire tries to take it at once.
+    pub wanted: Notify,
     /// Woken by each page written.
     pub paged: Arc<Notify>,
     /// How far this process's sequencer has got.
@@ -78,16 +83,23 @@ pub struct Signals {
     pub requests: std::sync::OnceLock<crate::metrics::RequestCounter>,
     /// Set by a reader waiting for the log: write what is consumed without batching.
     pub flush: std::sync::atomic::AtomicBool,
+    /// Set by `close`: the sequencer task hands its lease back and ends.
+    pub closing: std::sync::atomic::AtomicBool,
+    /// Becomes true when the sequencer task has ended.
+    pub stopped: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for Signals {
     fn default() -> Self {
         Signals {
             saved: Notify::new(),
+            wanted: Notify::new(),
             paged: Arc::new(Notify::new()),
             progress: tokio::sync::watch::Sender::new(Progress::default()),
             requests: std::sync::OnceLock::new(),
             flush: std::sync::atomic::AtomicBool::new(false),
+            closing: std::sync::atomic::AtomicBool::new(false),
+            stopped: tokio::sync::watch::Sender::new(false),
         }
     }
 }
@@ -164,17 +176,29 @@ pub(crate) async fn run(
     loop {
         let term =
             Term { recorder: &recorder, stream: &stream, settings: &settings, signals: &signals };
-        match term.lead(&application, &owner, None).await {
-            Ok(Led::NotLeader) => pause = settings.lease / 3,
+        let led = term.lead(&application, &owner, None).await;
+        signals.progress.send_modify(|progress| progress.leading = false);
+        match led {
+            // Another process leads. Its lease cannot be taken before it expires, so saves
+            // do not wake this one: trying at each of them cost a request per save.
+            Ok(Led::NotLeader) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(settings.lease / 3) => {}
+                    _ = signals.wanted.notified() => {}
+                }
+                continue;
+            }
             // A term without a target is never caught up: it carries on.
             Ok(Led::Deposed | Led::CaughtUp(_)) => pause = Duration::from_millis(100),
-            Ok(Led::Closed) => return,
+            Ok(Led::Closed) => {
+                signals.stopped.send_replace(true);
+                return;
+            }
             Err(error) => {
                 tracing::warn!(table = %stream.table, %error, "the sequencer starts again");
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
         }
-        signals.progress.send_modify(|progress| progress.leading = false);
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = signals.saved.notified() => {}
@@ -209,9 +233,12 @@ impl Term<'_> {
         until: Option<i64>,
     ) -> Result<Led, PersistenceError> {
         let Term { recorder, stream, settings, signals } = *self;
-        // The task ends when the application's recorder is dropped (and its lease then expires
-        // for another process's sequencer to take).
-        let closed = || application.strong_count() == 0;
+        // The task ends when the application's recorder is dropped or closed, handing its
+        // lease back for another process's sequencer to take.
+        let closed = || {
+            application.strong_count() == 0
+                || signals.closing.load(std::sync::atomic::Ordering::Acquire)
+        };
         if closed() {
             return Ok(Led::Closed);
         }
@@ -232,6 +259,17 @@ impl Term<'_> {
         let mut waiting_since: Option<std::time::Instant> = None;
         loop {
             if closed() {
+                // Between pages: what is consumed and not yet logged stays on the stream after
+                // the last page's checkpoint, for the next sequencer to read again.
+                let progress = Progress { leading: false, ..*signals.progress.borrow() };
+                match lease::release(&client, &table, &lease, now_millis(), &progress).await {
+                    Ok(_) => {
+                        tracing::info!(%table, epoch = lease.epoch, "sequencer handed the lease back")
+                    }
+                    Err(error) => {
+                        tracing::warn!(%table, %error, "the sequencer could not hand its lease back: it expires")
+                    }
+                }
                 return Ok(Led::Closed);
             }
             if now_millis() - renewed > length / 3 {
@@ -650,6 +688,7 @@ pub(crate) async fn sync(
     let mut local = signals.progress.subscribe();
     signals.flush.store(true, std::sync::atomic::Ordering::Release);
     signals.saved.notify_one();
+    signals.wanted.notify_one();
     loop {
         let progress = *local.borrow_and_update();
         let progress = match progress.leading {

@@ -441,6 +441,15 @@ impl Application {
         &self.recorders
     }
 
+    /// Stops what the store runs in this process in the background and hands over what it
+    /// holds, before the process exits (as Python's `Application.close()`). With DynamoDB's
+    /// sequenced log, this process's sequencer stops and hands the lease back, so that
+    /// another process's sequencer takes over at once rather than when the lease expires.
+    /// Saves and reads still work after it; other processes' sequencers log them.
+    pub async fn close(&self) -> Result<()> {
+        Ok(self.recorders.events.close().await?)
+    }
+
     /// The mapper between events and stored records.
     pub fn mapper(&self) -> &Mapper {
         &self.mapper

@@ -140,6 +140,14 @@ pub trait ApplicationRecorder: AggregateRecorder + StoreIdentity {
     fn log_appended(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         None
     }
+
+    /// Stops what the recorder runs in this process besides its calls, handing over what it
+    /// holds (the DynamoDB sequencer's lease, so that another process's sequencer carries on
+    /// at once instead of after the lease expires). Reads and writes still work after it.
+    /// Nothing to do by default.
+    async fn close(&self) -> Result<(), PersistenceError> {
+        Ok(())
+    }
 }
 
 /// An application recorder that also records positions in upstream logs.
