@@ -417,7 +417,8 @@ async fn process_applications_follow_a_sequenced_log() {
 }
 
 /// The sequencer as a process of its own (`es-sequencer`): applications that leave
-/// sequencing to it (`DYNAMO_SEQUENCER=false`) save, and their log fills in.
+/// sequencing to it (`DYNAMO_SEQUENCER=false`) save, and their log fills in. Stopped by
+/// SIGTERM, it hands its 30 s lease back, and another process's sequencer carries on at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standalone_sequencer_fills_the_log() {
     let Some(endpoint) = dynamo_endpoint() else { return };
@@ -436,10 +437,10 @@ async fn the_standalone_sequencer_fills_the_log() {
     register(&app, &mut dogs, 6).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.notification_log().max_notification_id().await.unwrap(), 0, "no sequencer yet");
-    let mut sequencer = tokio::process::Command::new(env!("CARGO_BIN_EXE_es-sequencer"))
+    let sequencer = tokio::process::Command::new(env!("CARGO_BIN_EXE_es-sequencer"))
         .env("DYNAMO_TABLE", &table)
         .env("DYNAMO_ENDPOINT_URL", &endpoint)
-        .env("DYNAMO_SEQUENCER_LEASE_SECONDS", "2")
+        .env("DYNAMO_SEQUENCER_LEASE_SECONDS", "30")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -449,7 +450,20 @@ async fn the_standalone_sequencer_fills_the_log() {
     check(&app, &log, &dogs).await;
     // run_until_idle's wait works through the lease holder's recorded progress too.
     app.recorders().events.sync_log().await.unwrap();
-    sequencer.kill().await.unwrap();
+
+    let pid = sequencer.id().expect("es-sequencer runs").to_string();
+    let signalled = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(signalled.is_ok_and(|status| status.success()), "kill -TERM {pid}");
+    let stopped = sequencer.wait_with_output().await.unwrap();
+    let said = String::from_utf8_lossy(&stopped.stdout);
+    assert!(stopped.status.success() && said.contains("lease is handed back"), "{said}");
+    let (successor, _) = sequenced_app(&endpoint, &table, Duration::from_secs(30)).await;
+    let handed = Instant::now();
+    register(&successor, &mut dogs, 2).await;
+    successor.recorders().events.sync_log().await.unwrap();
+    assert!(handed.elapsed() < Duration::from_secs(10), "took over after {:?}", handed.elapsed());
+    let log = log_of(&successor, 12).await;
+    check(&successor, &log, &dogs).await;
 }
 
 /// A sequencer whose checkpoint names records the stream no longer holds (as after more
