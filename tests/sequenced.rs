@@ -5,7 +5,7 @@
 mod support;
 
 use eventsourcing_dynamodb::dynamodb::{DynamoConfig, DynamoRecorder, NotificationLog};
-use eventsourcing_dynamodb::persistence::{Notification, Recorders, StoredEvent};
+use eventsourcing_dynamodb::persistence::{Notification, StoredEvent};
 use eventsourcing_dynamodb::prelude::*;
 use eventsourcing_dynamodb::system::{Notified, Policy, ProcessApplication, Processing, System};
 use std::collections::{BTreeMap, HashMap};
@@ -288,9 +288,8 @@ async fn sequenced_app(
     config.notification_log = NotificationLog::Sequenced;
     config.sequencer_lease = lease;
     let recorder = std::sync::Arc::new(DynamoRecorder::connect(config).await.unwrap());
-    let snapshots = std::sync::Arc::new(recorder.snapshots());
-    let recorders = Recorders { snapshots, events: recorder.clone() };
-    let app = Application::builder("Sequenced").isolated().recorders(recorders).build();
+    let app = Application::builder("Sequenced").isolated().recorders(recorder.clone().recorders());
+    let app = app.build();
     (app.await.unwrap(), recorder)
 }
 

@@ -36,7 +36,7 @@ mod fleet_support;
 
 use eventsourcing_dynamodb::dynamodb::{DynamoConfig, DynamoRecorder};
 use eventsourcing_dynamodb::environment::Environment;
-use eventsourcing_dynamodb::persistence::{EventQuery, Recorders};
+use eventsourcing_dynamodb::persistence::EventQuery;
 use eventsourcing_dynamodb::prelude::*;
 use fleet_support::{arg, latencies, number, unix_ms, Account, Commit, Latencies, Report};
 use std::collections::{HashMap, HashSet};
@@ -322,9 +322,8 @@ async fn open(
     let env = Environment::isolated(fleet_support::APP_NAME, values);
     let config = DynamoConfig::from_env(&env)?;
     let recorder = Arc::new(DynamoRecorder::connect(config).await?);
-    let recorders =
-        Recorders { snapshots: Arc::new(recorder.snapshots()), events: recorder.clone() };
-    let app = Application::builder(fleet_support::APP_NAME).isolated().recorders(recorders);
+    let app = Application::builder(fleet_support::APP_NAME).isolated();
+    let app = app.recorders(recorder.clone().recorders());
     Ok((app.build().await?, recorder))
 }
 

@@ -31,7 +31,6 @@ mod fleet_support;
 
 use eventsourcing_dynamodb::dynamodb::{DynamoConfig, DynamoRecorder};
 use eventsourcing_dynamodb::environment::Environment;
-use eventsourcing_dynamodb::persistence::Recorders;
 use eventsourcing_dynamodb::prelude::*;
 use fleet_support::{latencies, number, unix_ms, Account, AccountCommands, Commit, Report};
 use std::collections::HashMap;
@@ -113,8 +112,7 @@ async fn run() -> Result<(), String> {
         let opened = Arc::new(
             DynamoRecorder::connect(config).await.map_err(|e| format!("opening the table: {e}"))?,
         );
-        let snapshots = Arc::new(opened.snapshots());
-        builder = builder.recorders(Recorders { snapshots, events: opened.clone() });
+        builder = builder.recorders(opened.clone().recorders());
         recorder = Some(opened);
     }
     let app = builder.build().await.map_err(|e| format!("opening the application: {e}"))?;
@@ -148,14 +146,11 @@ async fn run() -> Result<(), String> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let end_ms = unix_ms();
-    let requests = match (requests_before, app.recorders().events.request_count()) {
-        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
-        _ => None,
+    let since = |before: Option<u64>, after: Option<u64>| {
+        before.zip(after).map(|(before, after)| after.saturating_sub(before))
     };
-    let sequencer_requests = match (sequencer_before, sequencer_requests()) {
-        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
-        _ => None,
-    };
+    let requests = since(requests_before, app.recorders().events.request_count());
+    let sequencer_requests = since(sequencer_before, sequencer_requests());
 
     let mut commits = Vec::new();
     let mut latencies_ms = Vec::new();

@@ -63,8 +63,7 @@ pub async fn open(env: Environment) -> Result<Recorders, ConfigError> {
         module: MODULE_NAME,
         source: explain_unreachable(source, endpoint.as_deref(), &table),
     })?;
-    let recorder = Arc::new(recorder);
-    Ok(Recorders { snapshots: Arc::new(recorder.snapshots()), events: recorder })
+    Ok(Arc::new(recorder).recorders())
 }
 
 /// An unreachable server's error, with a message that says which setting to check.
@@ -218,7 +217,6 @@ impl DynamoStore {
                 DynamoRecorder::with_claim_timeout(client, self.table, log, self.timeout)
             }
         };
-        let recorder = Arc::new(recorder);
-        Ok(Recorders { snapshots: Arc::new(recorder.snapshots()), events: recorder })
+        Ok(Arc::new(recorder).recorders())
     }
 }

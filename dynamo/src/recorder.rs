@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use eventsourcing_runtime::persistence::{
     AggregateRecorder, ApplicationRecorder, EventQuery, Notification, NotificationQuery,
-    PersistenceError, ProcessRecorder, StoredEvent, Tracking,
+    PersistenceError, ProcessRecorder, Recorders, StoredEvent, Tracking,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -204,6 +204,13 @@ impl DynamoRecorder {
     /// The recorder of snapshots in the same table (partition `#snapshot#<uuid>`, no log).
     pub fn snapshots(&self) -> Self {
         DynamoRecorder { inner: Arc::clone(&self.inner), prefix: "#snapshot#", log: false }
+    }
+
+    /// The recorders an application is built with: this one for events, and
+    /// [`snapshots`](Self::snapshots) in the same table. Keep a clone of the `Arc` to reach
+    /// what only this store has (`sequencer_progress`, `sequencer_requests`, ...).
+    pub fn recorders(self: Arc<Self>) -> Recorders {
+        Recorders { snapshots: Arc::new(self.snapshots()), events: self }
     }
 
     /// What a task that must stop when this recorder is dropped watches.
