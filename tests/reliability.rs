@@ -686,6 +686,9 @@ async fn frozen_server_times_out_and_recovers() {
     }
     let server = LocalServer::start();
     let table = unique_table("frozen");
+    // The table is made with the default timeout: a server just started (a cold JVM, on a
+    // loaded machine) can take longer than 2 s to create it, which is not what this tests.
+    drop(app_on(&server.endpoint(), &table, &[]).await.unwrap());
     let app = app_on(&server.endpoint(), &table, &[("DYNAMO_TIMEOUT_SECONDS", "2")]).await.unwrap();
     let [a, b] = register_pair(&app).await;
     let mut dog_a = app.repository().get::<Dog>(a).await.unwrap();
